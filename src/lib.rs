@@ -1,0 +1,163 @@
+//! crn-denoise: real-time speech denoising with the CRN of Tan & Wang (2018), as a CLAP and
+//! VST3 plugin and a command-line tool that share one engine.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use nice_plug::prelude::*;
+
+pub mod bands;
+pub mod denormals;
+pub mod editor;
+pub mod engine;
+pub mod meter;
+pub mod model;
+pub mod params;
+pub mod stft;
+pub mod worker;
+
+use engine::{Engine, Mode};
+use meter::Meters;
+use model::Model;
+use params::CrnParams;
+
+pub struct CrnDenoise {
+    params: Arc<CrnParams>,
+    meters: Arc<Meters>,
+    /// Loaded on the first activation and kept: hosts re-activate on every rate or block change.
+    model: Option<Result<Arc<Model>, String>>,
+    engine: Option<Engine>,
+}
+
+impl Default for CrnDenoise {
+    fn default() -> Self {
+        Self { params: Arc::new(CrnParams::default()), meters: Arc::new(Meters::default()), model: None, engine: None }
+    }
+}
+
+impl CrnDenoise {
+    fn model(&mut self) -> Result<Arc<Model>, String> {
+        self.model
+            .get_or_insert_with(|| {
+                let path = std::env::var_os("CRN_MODEL");
+                model::catch(|| match path {
+                    Some(p) => Model::from_file(std::path::Path::new(&p)),
+                    None => Model::embedded(),
+                })
+                .map(Arc::new)
+            })
+            .clone()
+    }
+}
+
+impl Plugin for CrnDenoise {
+    const NAME: &'static str = "CRN Denoise";
+    const VENDOR: &'static str = "crn-denoise";
+    const URL: &'static str = "https://example.invalid/crn-denoise";
+    const EMAIL: &'static str = "crn-denoise@example.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+
+    type Editor = nice_plug_egui::EguiEditor<editor::App>;
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.params.clone(), self.meters.clone())
+    }
+
+    fn activate(
+        &mut self,
+        audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        let channels = audio_io_layout.main_output_channels.map_or(2, NonZeroU32::get) as usize;
+        let mode = match buffer_config.process_mode {
+            ProcessMode::Offline => Mode::Offline,
+            _ => Mode::Realtime,
+        };
+        let rate = buffer_config.sample_rate;
+        let model = self.model();
+        let reusable = self.engine.as_ref().is_some_and(|e| {
+            e.spec().sample_rate == rate && e.channels() == channels && e.is_denoising() == model.is_ok()
+        });
+        if reusable {
+            let e = self.engine.as_mut().unwrap();
+            e.set_mode(mode);
+        } else {
+            // Drop the old engine (and join its worker) before the new one starts its own.
+            self.engine = None;
+            self.engine = Some(Engine::new(rate, channels, model.clone().ok(), mode, self.meters.clone()));
+        }
+        let status = match (&model, rate) {
+            (Err(e), _) => format!("passthrough: {e}"),
+            (Ok(_), r) if !(8_000.0..=192_000.0).contains(&r) => format!("{r} Hz is outside 8-192 kHz; denoising anyway"),
+            _ => String::new(),
+        };
+        self.meters.set_status(&status);
+        if let Ok(m) = &model {
+            if let Ok(mut n) = self.meters.model_name.lock() {
+                *n = format!("{} ({} params)", m.info.name, m.info.params);
+            }
+        }
+        let engine = self.engine.as_mut().unwrap();
+        engine.set(self.params.settings());
+        engine.reset();
+        context.set_latency_samples(engine.latency() as u32);
+        true
+    }
+
+    fn reset(&mut self) {
+        if let Some(e) = &mut self.engine {
+            e.reset();
+        }
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        _context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        let Some(engine) = &mut self.engine else { return ProcessStatus::Normal };
+        engine.set(self.params.settings());
+        engine.process(buffer.as_slice());
+        ProcessStatus::Normal
+    }
+
+    fn deactivate(&mut self) {}
+}
+
+impl ClapPlugin for CrnDenoise {
+    const CLAP_ID: &'static str = "org.crn-denoise.crn-denoise";
+    const CLAP_DESCRIPTION: Option<&'static str> = Some("Real-time speech denoiser (convolutional recurrent network)");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] =
+        &[ClapFeature::AudioEffect, ClapFeature::Stereo, ClapFeature::Mono, ClapFeature::Restoration];
+}
+
+impl Vst3Plugin for CrnDenoise {
+    const VST3_CLASS_ID: [u8; 16] = *b"CrnDenoiseTanWng";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Fx, Vst3SubCategory::Restoration];
+}
+
+nice_export_clap!(CrnDenoise);
+nice_export_vst3!(CrnDenoise);

@@ -1,0 +1,68 @@
+//! What the audio thread shows the editor: atomics only, written once per hop.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use atomic_float::AtomicF32;
+
+use crate::stft::MODEL_BINS;
+
+/// Index of the gain shared by every bin above 8 kHz, after the 161 model bins.
+pub const EXTENDED_BAND: usize = MODEL_BINS;
+
+pub struct Meters {
+    /// Per model bin (50 Hz apart) gain of the latest frame, averaged over channels, then the
+    /// gain of the band above 8 kHz.
+    pub mask: [AtomicF32; MODEL_BINS + 1],
+    /// Highest frequency the host rate carries.
+    pub nyquist_hz: AtomicF32,
+    /// Energy-weighted gain of the latest frame in dB (0 = nothing removed).
+    pub reduction_db: AtomicF32,
+    pub input_db: AtomicF32,
+    pub output_db: AtomicF32,
+    pub late_frames: AtomicU64,
+    pub sample_rate: AtomicF32,
+    pub latency_samples: AtomicU32,
+    /// Why the plugin passes audio through instead of denoising; empty when it denoises.
+    /// Written outside the audio thread (activation), read by the editor.
+    pub status: Mutex<String>,
+    pub model_name: Mutex<String>,
+}
+
+impl Default for Meters {
+    fn default() -> Self {
+        Self {
+            mask: std::array::from_fn(|_| AtomicF32::new(1.0)),
+            nyquist_hz: AtomicF32::new(0.0),
+            reduction_db: AtomicF32::new(0.0),
+            input_db: AtomicF32::new(-120.0),
+            output_db: AtomicF32::new(-120.0),
+            late_frames: AtomicU64::new(0),
+            sample_rate: AtomicF32::new(0.0),
+            latency_samples: AtomicU32::new(0),
+            status: Mutex::new(String::new()),
+            model_name: Mutex::new(String::new()),
+        }
+    }
+}
+
+impl Meters {
+    pub fn set_status(&self, s: &str) {
+        if let Ok(mut st) = self.status.lock() {
+            st.clear();
+            st.push_str(s);
+        }
+    }
+
+    pub fn status(&self) -> String {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn late(&self) -> u64 {
+        self.late_frames.load(Ordering::Relaxed)
+    }
+}
+
+pub fn to_db(power: f32) -> f32 {
+    10.0 * power.max(1e-12).log10()
+}

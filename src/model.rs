@@ -1,0 +1,173 @@
+//! The ONNX CRN through ONNX Runtime: one environment per process, one session per instance.
+//!
+//! The runtime library is loaded at run time from, in order: `$CRN_ORT_LIB`, the directory of
+//! the binary that holds this code (the plugin's `.so` inside its bundle, or the CLI), and that
+//! directory's `lib/`. Every failure is returned as text for the editor or the CLI: a plugin
+//! must never take the host down because a file is missing.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use crate::stft::MODEL_BINS;
+
+/// The shipped model, built into every binary so the plugin and the CLI work on their own.
+pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../assets/crn.onnx");
+pub const ORT_LIB_NAME: &str = "libonnxruntime.so.1.32.0";
+
+static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+
+/// Directory of the shared object or executable that contains this function.
+pub fn own_binary_dir() -> Option<PathBuf> {
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let addr = own_binary_dir as *const libc::c_void;
+    if unsafe { libc::dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
+        return std::env::current_exe().ok()?.parent().map(Path::to_path_buf);
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let path = PathBuf::from(name.to_string_lossy().into_owned());
+    let path = path.canonicalize().unwrap_or(path);
+    path.parent().map(Path::to_path_buf)
+}
+
+fn runtime_candidates() -> Vec<PathBuf> {
+    let mut c = Vec::new();
+    if let Some(p) = std::env::var_os("CRN_ORT_LIB") {
+        c.push(PathBuf::from(p));
+    }
+    if let Some(dir) = own_binary_dir() {
+        c.push(dir.join(ORT_LIB_NAME));
+        c.push(dir.join("lib").join(ORT_LIB_NAME));
+    }
+    c
+}
+
+/// The process-wide ONNX Runtime environment, created on first use.
+pub fn environment() -> Result<&'static ort::environment::Environment, String> {
+    ENVIRONMENT
+        .get_or_init(|| {
+            let lib = runtime_candidates()
+                .into_iter()
+                .find(|p| p.is_file())
+                .ok_or_else(|| format!("ONNX Runtime library {ORT_LIB_NAME} not found next to the plugin (or $CRN_ORT_LIB)"))?;
+            catch(|| {
+                ort::init_from(&lib)
+                    .map_err(|e| format!("cannot load {}: {e}", lib.display()))?
+                    .with_name("crn-denoise")
+                    .with_telemetry(false)
+                    .build()
+                    .map_err(|e| format!("cannot start ONNX Runtime: {e}"))
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Runs `f`, turning a panic into an error so nothing unwinds into the host.
+pub fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(format!("internal error: {msg}"))
+    })
+}
+
+/// What the model's metadata says about it.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub name: String,
+    pub state_size: usize,
+    pub params: String,
+}
+
+/// A loaded streaming CRN: `estimate, new_state = model(mag[B,161], state[B,S])`.
+pub struct Model {
+    session: Mutex<Session>,
+    pub info: ModelInfo,
+}
+
+impl Model {
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read model {}: {e}", path.display()))?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        Self::from_bytes(&bytes, &name)
+    }
+
+    pub fn embedded() -> Result<Self, String> {
+        Self::from_bytes(EMBEDDED_MODEL, "crn")
+    }
+
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Self, String> {
+        let env = environment()?;
+        catch(|| {
+            let err = |e: ort::Error| format!("model {name}: {e}");
+            let session = Session::builder(env)
+                .map_err(err)?
+                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .map_err(|e| err(e.into()))?
+                .with_intra_threads(1)
+                .map_err(|e| err(e.into()))?
+                .with_inter_threads(1)
+                .map_err(|e| err(e.into()))?
+                .with_intra_op_spinning(false)
+                .map_err(|e| err(e.into()))?
+                .with_inter_op_spinning(false)
+                .map_err(|e| err(e.into()))?
+                .commit_from_memory(bytes)
+                .map_err(err)?;
+            let info = check_contract(&session, name)?;
+            let model = Model { session: Mutex::new(session), info };
+            // One frame through the graph proves the shapes agree before any audio depends on it.
+            let mut est = vec![0.0; MODEL_BINS];
+            let mut state = vec![0.0; model.info.state_size];
+            model.run(1, &vec![0.0; MODEL_BINS], &mut state, &mut est)?;
+            Ok(model)
+        })
+    }
+
+    /// One frame for `batch` channels; `state` is read and replaced in place.
+    pub fn run(&self, batch: usize, mags: &[f32], state: &mut [f32], est: &mut [f32]) -> Result<(), String> {
+        let s = self.info.state_size;
+        let mut session = self.session.lock().map_err(|_| "model lock poisoned".to_string())?;
+        let mag_t = TensorRef::from_array_view(([batch, MODEL_BINS], &mags[..batch * MODEL_BINS])).map_err(|e| e.to_string())?;
+        let state_t = TensorRef::from_array_view(([batch, s], &state[..batch * s])).map_err(|e| e.to_string())?;
+        let out = session
+            .run(ort::inputs!["mag" => mag_t, "state" => state_t])
+            .map_err(|e| e.to_string())?;
+        let (_, e) = out["estimate"].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+        let (_, ns) = out["new_state"].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+        if e.len() != batch * MODEL_BINS || ns.len() != batch * s {
+            return Err(format!("model returned {} / {} values, expected {} / {}", e.len(), ns.len(), batch * MODEL_BINS, batch * s));
+        }
+        est[..e.len()].copy_from_slice(e);
+        state[..ns.len()].copy_from_slice(ns);
+        Ok(())
+    }
+}
+
+/// The contract every model must keep: the metadata written by `training/crn_train/stream.py`.
+fn check_contract(session: &Session, name: &str) -> Result<ModelInfo, String> {
+    let meta = session.metadata().map_err(|e| format!("model {name}: no metadata: {e}"))?;
+    let get = |k: &str| meta.custom(k).ok_or_else(|| format!("model {name}: metadata '{k}' missing"));
+    for (key, want) in [("sample_rate", "16000"), ("frame_length", "320"), ("hop_length", "160"), ("n_bins", "161"), ("output_kind", "magnitude")] {
+        let got = get(key)?;
+        if got != want {
+            return Err(format!("model {name}: {key} is {got}, this engine needs {want}"));
+        }
+    }
+    let state_size = get("state_size")?
+        .parse::<usize>()
+        .map_err(|_| format!("model {name}: state_size is not a number"))?;
+    let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+    let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    if inputs != ["mag", "state"] || outputs != ["estimate", "new_state"] {
+        return Err(format!("model {name}: inputs {inputs:?} / outputs {outputs:?}, expected [mag, state] / [estimate, new_state]"));
+    }
+    Ok(ModelInfo { name: name.to_string(), state_size, params: meta.custom("params").unwrap_or_default() })
+}
