@@ -45,7 +45,7 @@ class CRNConfig:
 PRESETS = {
     "paper": CRNConfig((16, 32, 64, 128, 256), 1.0),
     # The shipped size: same topology, sized for a 200 us frame on one core.
-    "small": CRNConfig((16, 32, 32, 32, 32), 0.3),
+    "small": CRNConfig((16, 32, 48, 48, 48), 0.3),
     "tiny": CRNConfig((4, 8, 8, 8, 8), 0.3),  # tests only
 }
 
