@@ -13,6 +13,7 @@ pub mod engine;
 pub mod meter;
 pub mod model;
 pub mod params;
+pub mod render;
 pub mod stft;
 pub mod worker;
 

@@ -2,7 +2,7 @@
 //!
 //! The runtime library is loaded at run time from, in order: `$CRN_ORT_LIB`, the directory of
 //! the binary that holds this code (the plugin's `.so` inside its bundle, or the CLI), and that
-//! directory's `lib/`. Every failure is returned as text for the editor or the CLI: a plugin
+//! directory's `lib/`, and last the `runtime/` folder of the source checkout (development). Every failure is returned as text for the editor or the CLI: a plugin
 //! must never take the host down because a file is missing.
 
 use std::path::{Path, PathBuf};
@@ -42,6 +42,8 @@ fn runtime_candidates() -> Vec<PathBuf> {
         c.push(dir.join(ORT_LIB_NAME));
         c.push(dir.join("lib").join(ORT_LIB_NAME));
     }
+    // Last resort for `cargo run` / `cargo test` in a checkout (scripts/fetch-onnxruntime.sh).
+    c.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime").join(ORT_LIB_NAME));
     c
 }
 

@@ -1,0 +1,37 @@
+//! Offline rendering of whole signals through the engine: what the CLI does to a file and
+//! what a host's bounce does, with the latency trimmed and the tail flushed so the output
+//! lines up with the input sample for sample.
+
+use crate::engine::Engine;
+
+/// Renders `channels` (equal lengths) in place, in host-sized blocks of `block` samples.
+/// The engine should be in [`crate::engine::Mode::Offline`] and freshly reset.
+pub fn render(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize) {
+    let len = channels.first().map_or(0, Vec::len);
+    let latency = engine.latency();
+    let block = block.max(1);
+    let nch = channels.len();
+    let mut buf: Vec<Vec<f32>> = vec![vec![0.0; block]; nch];
+    let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(len); nch];
+    let total = len + latency;
+    let mut pos = 0;
+    while pos < total {
+        let n = block.min(total - pos);
+        for (b, x) in buf.iter_mut().zip(channels.iter()) {
+            for (i, v) in b[..n].iter_mut().enumerate() {
+                *v = x.get(pos + i).copied().unwrap_or(0.0);
+            }
+        }
+        let mut slices: Vec<&mut [f32]> = buf.iter_mut().map(|b| &mut b[..n]).collect();
+        engine.process(&mut slices);
+        for (o, b) in out.iter_mut().zip(&buf) {
+            // Drop the first `latency` samples: they precede the input.
+            let skip = latency.saturating_sub(pos).min(n);
+            o.extend_from_slice(&b[skip..n]);
+        }
+        pos += n;
+    }
+    for (x, o) in channels.iter_mut().zip(out) {
+        *x = o;
+    }
+}
