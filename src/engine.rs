@@ -1,9 +1,16 @@
 //! The denoiser's audio path, shared by the plugin and the command-line tool.
 //!
 //! Per hop (10 ms) and channel: the newest 20 ms frame is analysed and its magnitudes sent to
-//! the inference worker; the previous frame's estimate comes back, becomes per-bin gains, and
-//! that frame is resynthesised into the overlap-add output. One frame of STFT plus the hop the
-//! worker gets to run makes the latency: `frame + hop` samples (30 ms) at every rate.
+//! the inference worker; the estimate of the frame sent `slack` hops earlier comes back,
+//! becomes per-bin gains, and that frame is resynthesised into the overlap-add output.
+//!
+//! The worker must get real time to run between a frame's submission and its use. A host
+//! block of `B` samples can hold up to `ceil(B / hop)` hop boundaries that all run within
+//! microseconds, so `slack = max(1, ceil(max_block / hop))` hops: then every frame is used in a
+//! later host callback than the one that submitted it. Latency is one frame plus the slack:
+//! `frame + slack * hop` samples, 30 ms at every rate for blocks up to 10 ms, 40 ms for 512 at
+//! 48 kHz. Each frame is always resynthesised with its own gains, so the slack changes when the
+//! output comes, never what it is: a render is the same at every block size.
 //!
 //! Everything here is preallocated in [`Engine::new`]; [`Engine::process`] never allocates,
 //! locks or waits in [`Mode::Realtime`]. In [`Mode::Offline`] it waits for every frame, so a
@@ -97,13 +104,19 @@ struct Channel {
     ola: Vec<f32>,
     /// Finished output, emitted sample by sample during the next hop.
     ready: Vec<f32>,
-    /// Spectrum of the frame waiting for its gains, and of the newest frame.
-    pending: Vec<Complex32>,
-    current: Vec<Complex32>,
     gains: Vec<f32>,
     /// Dry input delayed by the latency.
     dry: Vec<f32>,
     dry_pos: usize,
+}
+
+/// A frame between analysis and resynthesis: its spectra and model input for every channel.
+struct InFlight {
+    spectra: Vec<Vec<Complex32>>,
+    /// `channels x 161` magnitudes as sent to the model.
+    mags: Vec<f32>,
+    /// Whether it reached the worker (not after a reset, nor when every slot was busy).
+    submitted: bool,
 }
 
 pub struct Engine {
@@ -111,18 +124,14 @@ pub struct Engine {
     transform: Transform,
     mode: Mode,
     channels: Vec<Channel>,
-    /// Model input of the pending frame and of the newest frame, `channels x 161`.
-    pending_mags: Vec<f32>,
-    current_mags: Vec<f32>,
+    /// Ring of `slack + 1` frames, indexed by frame number.
+    frames: Vec<InFlight>,
+    slack: usize,
     pos: usize,
     /// Index of the next frame to analyse.
     seq: u64,
     /// The next frame submitted tells the worker to clear its model state.
     reset_pending: bool,
-    /// Whether the pending / newest frame went to the worker (false after a reset, or when
-    /// every slot was in flight).
-    pending_submitted: bool,
-    current_submitted: bool,
     worker: Option<Worker>,
     settings: Settings,
     mix: Ramp,
@@ -138,21 +147,40 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// `model: None` makes a passthrough engine with the same latency.
+    /// An engine for host blocks of at most one hop (and for offline use, where the block
+    /// size does not matter). `model: None` makes a passthrough engine with the same latency.
     pub fn new(sample_rate: f32, channels: usize, model: Option<Arc<Model>>, mode: Mode, meters: Arc<Meters>) -> Self {
+        Self::with_max_block(sample_rate, channels, model, mode, meters, 0)
+    }
+
+    /// An engine whose worker keeps up with host blocks of up to `max_block` samples.
+    pub fn with_max_block(
+        sample_rate: f32,
+        channels: usize,
+        model: Option<Arc<Model>>,
+        mode: Mode,
+        meters: Arc<Meters>,
+        max_block: usize,
+    ) -> Self {
         let spec = FrameSpec::for_rate(sample_rate);
         let transform = Transform::new(spec);
-        let latency = spec.frame + spec.hop;
+        let slack = slack_for(sample_rate, max_block);
+        let latency = spec.frame + slack * spec.hop;
         let chans = (0..channels)
             .map(|_| Channel {
                 input: vec![0.0; spec.frame],
                 ola: vec![0.0; spec.frame],
                 ready: vec![0.0; spec.hop],
-                pending: transform.new_spectrum(),
-                current: transform.new_spectrum(),
                 gains: vec![1.0; spec.bins],
                 dry: vec![0.0; latency],
                 dry_pos: 0,
+            })
+            .collect();
+        let frames = (0..=slack)
+            .map(|_| InFlight {
+                spectra: (0..channels).map(|_| transform.new_spectrum()).collect(),
+                mags: vec![0.0; channels * MODEL_BINS],
+                submitted: false,
             })
             .collect();
         let ramp = |v, ms: f32| Ramp::new(v, (sample_rate * ms / 1000.0) as u32);
@@ -161,14 +189,13 @@ impl Engine {
         meters.nyquist_hz.store(sample_rate / 2.0, Ordering::Relaxed);
         meters.latency_samples.store(latency as u32, Ordering::Relaxed);
         Self {
-            worker: model.map(|m| Worker::spawn(m, channels)),
-            pending_mags: vec![0.0; channels * MODEL_BINS],
-            current_mags: vec![0.0; channels * MODEL_BINS],
+            // Every frame of the slack window may be in flight at once, plus room to drain.
+            worker: model.map(|m| Worker::spawn(m, channels, slack + 4)),
+            frames,
+            slack,
             pos: 0,
             seq: 0,
             reset_pending: true,
-            pending_submitted: false,
-            current_submitted: false,
             mix: ramp(settings.mix, 20.0),
             gain: ramp(1.0, 20.0),
             bypass: ramp(0.0, 10.0),
@@ -187,9 +214,14 @@ impl Engine {
         }
     }
 
-    /// Delay from input to output in samples: one frame plus the worker's hop.
+    /// Delay from input to output in samples: one frame plus the worker's slack.
     pub fn latency(&self) -> usize {
-        self.spec.frame + self.spec.hop
+        self.spec.frame + self.slack * self.spec.hop
+    }
+
+    /// Hops between a frame's submission to the worker and its use.
+    pub fn slack(&self) -> usize {
+        self.slack
     }
 
     pub fn spec(&self) -> FrameSpec {
@@ -221,6 +253,11 @@ impl Engine {
         self.worker.as_ref().and_then(Worker::error)
     }
 
+    /// Whether the worker has finished every frame submitted so far (a test hook for pacing).
+    pub fn worker_idle(&self) -> bool {
+        self.worker.as_ref().map_or(true, Worker::idle)
+    }
+
     /// Test hook: slows the worker by this much per frame.
     pub fn set_worker_delay_us(&self, us: u32) {
         if let Some(w) = &self.worker {
@@ -243,14 +280,17 @@ impl Engine {
             c.input.fill(0.0);
             c.ola.fill(0.0);
             c.ready.fill(0.0);
-            c.pending.fill(Complex32::default());
-            c.current.fill(Complex32::default());
             c.gains.fill(1.0);
             c.dry.fill(0.0);
             c.dry_pos = 0;
         }
-        self.pending_mags.fill(0.0);
-        self.current_mags.fill(0.0);
+        for f in &mut self.frames {
+            for s in &mut f.spectra {
+                s.fill(Complex32::default());
+            }
+            f.mags.fill(0.0);
+            f.submitted = false;
+        }
         self.pos = 0;
         if let Some(w) = &self.worker {
             while let Some(slot) = w.take_done() {
@@ -259,8 +299,6 @@ impl Engine {
         }
         // Frames still in flight come back with older numbers and are dropped.
         self.reset_pending = true;
-        self.pending_submitted = false;
-        self.current_submitted = false;
         self.mix.snap();
         self.gain.snap();
         self.bypass.snap();
@@ -312,33 +350,35 @@ impl Engine {
     fn hop(&mut self) {
         let hop = self.spec.hop;
         let nch = self.channels.len();
+        let ring = self.frames.len();
+        let newest = &mut self.frames[(self.seq % ring as u64) as usize];
         for (ch, c) in self.channels.iter_mut().enumerate() {
-            self.transform.analyse(&c.input, &mut c.current);
+            self.transform.analyse(&c.input, &mut newest.spectra[ch]);
             self.transform
-                .model_input(&c.current, &mut self.current_mags[ch * MODEL_BINS..(ch + 1) * MODEL_BINS]);
+                .model_input(&newest.spectra[ch], &mut newest.mags[ch * MODEL_BINS..(ch + 1) * MODEL_BINS]);
             c.input.copy_within(hop.., 0);
         }
-        self.submit_current();
-        self.gains_for_pending();
+        self.submit_newest();
+        // The frame submitted `slack` hops ago: its estimate should be back by now.
+        let due = (self.seq + 1) % ring as u64;
+        self.gains_for(due as usize);
 
         let mut power_in = 0.0f32;
         let mut power_out = 0.0f32;
-        for c in &mut self.channels {
-            for (x, &g) in c.pending.iter_mut().zip(&c.gains) {
+        let frame = &mut self.frames[due as usize];
+        for (c, spectrum) in self.channels.iter_mut().zip(&mut frame.spectra) {
+            for (x, &g) in spectrum.iter_mut().zip(&c.gains) {
                 let p = x.norm_sqr();
                 power_in += p;
                 power_out += p * g * g;
                 *x *= g;
             }
-            self.transform.synthesise_add(&mut c.pending, &mut c.ola);
+            self.transform.synthesise_add(spectrum, &mut c.ola);
             c.ready.copy_from_slice(&c.ola[..hop]);
             c.ola.copy_within(hop.., 0);
             let len = c.ola.len();
             c.ola[len - hop..].fill(0.0);
-            std::mem::swap(&mut c.pending, &mut c.current);
         }
-        std::mem::swap(&mut self.pending_mags, &mut self.current_mags);
-        self.pending_submitted = std::mem::take(&mut self.current_submitted);
         self.seq += 1;
 
         let m = &self.meters;
@@ -352,16 +392,17 @@ impl Engine {
         self.out_power = 0.0;
     }
 
-    fn submit_current(&mut self) {
+    fn submit_newest(&mut self) {
+        let i = (self.seq % self.frames.len() as u64) as usize;
+        self.frames[i].submitted = false;
         let Some(w) = &self.worker else { return };
-        let free = w.take_free();
-        match free {
+        match w.take_free() {
             Some(mut slot) => {
                 slot.seq = self.seq;
                 slot.reset = std::mem::take(&mut self.reset_pending);
-                slot.mags.copy_from_slice(&self.current_mags);
+                slot.mags.copy_from_slice(&self.frames[i].mags);
                 w.submit(slot);
-                self.current_submitted = true;
+                self.frames[i].submitted = true;
             }
             // Every slot in flight: the worker is far behind. This frame skips the model and
             // takes the fallback when its turn comes.
@@ -369,16 +410,18 @@ impl Engine {
         }
     }
 
-    /// Turns the worker's estimate for the pending frame into gains, or applies the fallback:
-    /// the previous frame's gains are held (no jump, no click) and the frame is counted late.
-    fn gains_for_pending(&mut self) {
+    /// Turns the worker's estimate for frame `due` (ring index) into gains, or applies the
+    /// fallback: the previous frame's gains are held (no jump, no click) and the frame is
+    /// counted late. The model state still advances, so it recovers at the next frame.
+    fn gains_for(&mut self, due: usize) {
         let spec = self.spec;
-        let want = self.seq.wrapping_sub(1);
         let Some(w) = &self.worker else {
             return; // passthrough: gains stay at one
         };
+        let submitted = self.frames[due].submitted;
+        let want = self.seq.wrapping_sub(self.slack as u64);
         let mut found = None;
-        if self.pending_submitted {
+        if submitted {
             loop {
                 let next = match self.mode {
                     Mode::Realtime => w.take_done(),
@@ -394,9 +437,10 @@ impl Engine {
         }
         match found {
             Some(slot) if slot.ok => {
+                let mags = &self.frames[due].mags;
                 for (ch, c) in self.channels.iter_mut().enumerate() {
                     let r = ch * MODEL_BINS..(ch + 1) * MODEL_BINS;
-                    bands::gains_from_estimate(&spec, &self.pending_mags[r.clone()], &slot.est[r], &mut c.gains);
+                    bands::gains_from_estimate(&spec, &mags[r.clone()], &slot.est[r], &mut c.gains);
                 }
                 w.recycle(slot);
             }
@@ -409,7 +453,7 @@ impl Engine {
                     return;
                 }
             }
-            None if self.pending_submitted => self.count_late(),
+            None if submitted => self.count_late(),
             None => {}
         }
         self.shape_gains();
@@ -451,6 +495,11 @@ impl Engine {
             self.meters.mask[b].store(v, Ordering::Relaxed);
         }
     }
+}
+
+/// Hops of slack the worker needs for host blocks of up to `max_block` samples.
+pub fn slack_for(sample_rate: f32, max_block: usize) -> usize {
+    max_block.div_ceil(FrameSpec::for_rate(sample_rate).hop).max(1)
 }
 
 pub fn db_to_gain(db: f32) -> f32 {

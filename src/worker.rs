@@ -17,9 +17,6 @@ use crossbeam_queue::ArrayQueue;
 use crate::model::Model;
 use crate::stft::MODEL_BINS;
 
-/// Frames that may be in flight at once; a healthy worker keeps one or two.
-const SLOTS: usize = 8;
-
 pub struct Slot {
     pub seq: u64,
     /// The worker zeroes every channel's model state before this frame (after a reset).
@@ -44,22 +41,24 @@ struct Shared {
 
 pub struct Worker {
     shared: Arc<Shared>,
+    /// Frames that may be in flight at once; a healthy worker keeps up to the engine's slack.
+    slots: usize,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Worker {
-    pub fn spawn(model: Arc<Model>, channels: usize) -> Self {
+    pub fn spawn(model: Arc<Model>, channels: usize, slots: usize) -> Self {
         let shared = Arc::new(Shared {
-            free: ArrayQueue::new(SLOTS),
-            todo: ArrayQueue::new(SLOTS),
-            done: ArrayQueue::new(SLOTS),
+            free: ArrayQueue::new(slots),
+            todo: ArrayQueue::new(slots),
+            done: ArrayQueue::new(slots),
             stop: AtomicBool::new(false),
             delay_us: AtomicU32::new(0),
             failed: AtomicBool::new(false),
             error: Mutex::new(None),
             waiter: Mutex::new(None),
         });
-        for _ in 0..SLOTS {
+        for _ in 0..slots {
             let slot = Slot { seq: 0, reset: false, mags: vec![0.0; channels * MODEL_BINS], est: vec![0.0; channels * MODEL_BINS], ok: false };
             let _ = shared.free.push(Box::new(slot));
         }
@@ -68,7 +67,7 @@ impl Worker {
             .name("crn-denoise inference".into())
             .spawn(move || run(s, model, channels))
             .expect("cannot start the inference thread");
-        Self { shared, thread: Some(thread) }
+        Self { shared, slots, thread: Some(thread) }
     }
 
     /// A slot to fill, or `None` when the worker is so far behind that all are in flight.
@@ -78,7 +77,7 @@ impl Worker {
 
     pub fn submit(&self, slot: Box<Slot>) {
         if let Err(slot) = self.shared.todo.push(slot) {
-            let _ = self.shared.free.push(slot); // cannot happen: at most SLOTS slots exist
+            let _ = self.shared.free.push(slot); // cannot happen: the queues hold every slot
         }
         if let Some(t) = &self.thread {
             t.thread().unpark();
@@ -113,8 +112,13 @@ impl Worker {
         }
     }
 
+    /// No frame queued or being computed (tests pace a "host" with this).
+    pub fn idle(&self) -> bool {
+        self.in_flight() == 0
+    }
+
     fn in_flight(&self) -> usize {
-        SLOTS - self.shared.free.len() - self.shared.done.len()
+        self.slots - self.shared.free.len() - self.shared.done.len()
     }
 
     pub fn set_delay_us(&self, us: u32) {

@@ -1,0 +1,79 @@
+//! The real-time audio path never allocates: a counting allocator watches the thread that
+//! calls `Engine::process` (stereo, several rates and block sizes, parameter changes, reset).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crn_denoise::engine::{Mode, Settings};
+
+struct Counting;
+
+thread_local! {
+    static WATCH: Cell<bool> = const { Cell::new(false) };
+}
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if WATCH.try_with(Cell::get).unwrap_or(false) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        if WATCH.try_with(Cell::get).unwrap_or(false) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if WATCH.try_with(Cell::get).unwrap_or(false) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn process_never_allocates_on_the_audio_thread() {
+    for (rate, max_block) in [(48000.0f32, 512usize), (44100.0, 64), (16000.0, 4096)] {
+        let mut e = crn_denoise::engine::Engine::with_max_block(
+            rate,
+            2,
+            Some(common::model()),
+            Mode::Realtime,
+            std::sync::Arc::new(crn_denoise::meter::Meters::default()),
+            max_block,
+        );
+        e.reset();
+        let mut l = common::pink_noise(rate as usize, 1, 0.1);
+        let mut r = common::pink_noise(rate as usize, 2, 0.1);
+        l[100] = f32::NAN;
+        r[200] = f32::INFINITY;
+        let blocks = [1usize, 7, max_block, 480, 33, max_block.min(4096), 0, 255];
+        ALLOCS.store(0, Ordering::Relaxed);
+        WATCH.with(|w| w.set(true));
+        let mut pos = 0;
+        for (i, &b) in blocks.iter().cycle().enumerate() {
+            let n = b.min(max_block).min(l.len() - pos);
+            e.set(Settings { mix: (i % 10) as f32 / 10.0, stereo_link: i % 3 == 0, bypass: i % 17 == 0, ..Settings::default() });
+            e.process(&mut [&mut l[pos..pos + n], &mut r[pos..pos + n]]);
+            if i == 50 {
+                e.reset();
+            }
+            pos += n;
+            if pos >= l.len() || i > 2000 {
+                break;
+            }
+        }
+        WATCH.with(|w| w.set(false));
+        assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "{rate} Hz: process allocated");
+        assert!(l.iter().chain(&r).all(|v| v.is_finite()));
+    }
+}
