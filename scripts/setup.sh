@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on a fresh Debian 12 machine with Rust and Python 3:
+# system packages (as root, or through sudo), the Python venv for training and host tests, and
+# the ONNX Runtime library. Idempotent: fast when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PKGS=(espeak-ng sox libsox-fmt-all xvfb imagemagick xdotool libasound2-dev libjack-jackd2-dev
+      libx11-xcb-dev libxcb1-dev libxcb-icccm4-dev libxcb-dri2-0-dev libgl-dev python3-venv)
+missing=()
+for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import torch, onnxruntime, pedalboard, pesq, pystoi, crn_train" 2>/dev/null; then
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e "training[eval,test]" pedalboard
+fi
+bash scripts/fetch-onnxruntime.sh >/dev/null

@@ -1,0 +1,210 @@
+//! What hosts and users throw at the engine: broken samples, extreme signals, odd block sizes,
+//! resets mid-stream, many instances at once, and a slow worker.
+
+mod common;
+
+use std::sync::Arc;
+
+use crn_denoise::engine::{Engine, Mode, Settings};
+use crn_denoise::meter::Meters;
+use crn_denoise::model::Model;
+use crn_denoise::render::render;
+
+use common::*;
+
+fn noisy_speech(rate: u32) -> Vec<f32> {
+    let clean = speech(SENTENCES, rate);
+    mix(&clean, &at_snr(&clean, &pink_noise(clean.len(), 31, 1.0), 5.0))
+}
+
+#[test]
+fn nan_and_inf_give_finite_output_and_the_model_recovers() {
+    let x = noisy_speech(16000);
+    let mut reference = vec![x.clone()];
+    let mut e = engine(16000.0, 1, Mode::Offline);
+    e.reset();
+    render(&mut e, &mut reference, 160);
+
+    let mut broken = x.clone();
+    let hit = 16000;
+    for (i, v) in broken[hit..hit + 400].iter_mut().enumerate() {
+        *v = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][i % 3];
+    }
+    let mut y = vec![broken];
+    e.reset();
+    render(&mut e, &mut y, 160);
+    assert!(y[0].iter().all(|v| v.is_finite()));
+    // The broken samples are zeroed at the input; from a few frames later the output is what
+    // a clean run gives for the same (zeroed) input, so the recurrent state has recovered.
+    let mut zeroed = x.clone();
+    zeroed[hit..hit + 400].fill(0.0);
+    let mut z = vec![zeroed];
+    e.reset();
+    render(&mut e, &mut z, 160);
+    assert!(y[0] == z[0], "non-finite samples must act as silence");
+    let after = hit + 16000 / 2;
+    let diff = rms(&y[0][after..].iter().zip(&reference[0][after..]).map(|(a, b)| a - b).collect::<Vec<_>>());
+    assert!(diff < 0.05 * rms(&reference[0][after..]), "still off by {diff} half a second later");
+}
+
+#[test]
+fn silence_dc_square_waves_and_clipping_stay_stable() {
+    let rate = 48000usize;
+    let signals: Vec<(&str, Vec<f32>)> = vec![
+        ("silence", vec![0.0; rate * 20]),
+        ("dc", vec![0.5; rate * 3]),
+        ("square", (0..rate * 3).map(|i| if (i / 55) % 2 == 0 { 1.0 } else { -1.0 }).collect()),
+        ("clipped", noisy_speech(48000).iter().map(|v| (v * 40.0).clamp(-1.0, 1.0)).collect()),
+        ("tiny", pink_noise(rate * 3, 2, 1e-30)),
+    ];
+    for (name, x) in signals {
+        let mut e = engine(rate as f32, 1, Mode::Offline);
+        e.reset();
+        let mut y = vec![x.clone()];
+        render(&mut e, &mut y, 512);
+        assert!(y[0].iter().all(|v| v.is_finite()), "{name}: non-finite output");
+        let peak = y[0].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let in_peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        // Gains are at most one; overlap-add of two windowed frames can at most double a peak.
+        assert!(peak <= 2.0 * in_peak + 1e-6, "{name}: output peak {peak} for input peak {in_peak}");
+        if name == "silence" {
+            assert_eq!(peak, 0.0);
+        }
+    }
+}
+
+#[test]
+fn any_block_size_sequence_including_zero_gives_the_same_output() {
+    let x = noisy_speech(44100);
+    let mut a = vec![x.clone()];
+    let mut e = engine(44100.0, 1, Mode::Offline);
+    e.reset();
+    render(&mut e, &mut a, 512);
+    let latency = e.latency();
+    e.reset();
+    let mut padded = x.clone();
+    padded.extend(std::iter::repeat(0.0).take(latency));
+    let sizes = [0usize, 1, 8192, 3, 0, 441, 4095, 1, 2, 700];
+    let mut pos = 0;
+    for &n in sizes.iter().cycle() {
+        let n = n.min(padded.len() - pos);
+        e.process(&mut [&mut padded[pos..pos + n]]);
+        pos += n;
+        if pos == padded.len() {
+            break;
+        }
+    }
+    assert!(padded[latency..] == a[0][..], "output depends on the block sizes");
+}
+
+#[test]
+fn reset_clears_all_state() {
+    let x = noisy_speech(16000);
+    let mut e = engine(16000.0, 1, Mode::Offline);
+    e.reset();
+    let mut first = vec![x.clone()];
+    render(&mut e, &mut first, 256);
+    // Feed unrelated audio, then reset in the middle of a hop: the next render must not differ.
+    let mut junk = pink_noise(12345, 5, 0.5);
+    e.process(&mut [&mut junk[..]]);
+    e.reset();
+    let mut second = vec![x];
+    render(&mut e, &mut second, 256);
+    assert!(first == second, "state survived reset");
+}
+
+#[test]
+fn parameter_automation_every_sample_is_smooth() {
+    let x = noisy_speech(48000);
+    let mut y = x.clone();
+    let mut e = engine(48000.0, 1, Mode::Offline);
+    e.reset();
+    for (i, chunk) in y.chunks_mut(1).enumerate() {
+        let t = i as f32 / 48000.0;
+        e.set(Settings {
+            mix: 0.5 + 0.5 * (t * 7.0).sin(),
+            attenuation_limit_db: if (i / 4800) % 2 == 0 { 0.0 } else { 60.0 },
+            output_gain_db: 6.0 * (t * 3.0).sin(),
+            stereo_link: i % 2 == 0,
+            bypass: (i / 24000) % 2 == 1,
+        });
+        e.process(&mut [chunk]);
+    }
+    assert!(y.iter().all(|v| v.is_finite()));
+    let jump = |s: &[f32]| s.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
+    assert!(jump(&y) <= 2.0 * jump(&x) + 1e-3, "automation clicks: {} vs input {}", jump(&y), jump(&x));
+}
+
+#[test]
+fn many_instances_created_and_destroyed_from_several_threads() {
+    let model = model();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let model = model.clone();
+            std::thread::spawn(move || {
+                for i in 0..6 {
+                    let rate = [44100.0, 48000.0, 16000.0, 96000.0][(t + i) % 4];
+                    // Each instance loads its own session, as a plugin instance does.
+                    let own = if i % 2 == 0 { Arc::new(Model::embedded().unwrap()) } else { model.clone() };
+                    let mut e = Engine::with_max_block(rate, 2, Some(own), Mode::Offline, Arc::new(Meters::default()), 512);
+                    e.reset();
+                    let mut l = pink_noise(rate as usize / 5, t as u64, 0.1);
+                    let mut r = l.clone();
+                    e.process(&mut [&mut l, &mut r]);
+                    assert!(l.iter().all(|v| v.is_finite()));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_missing_or_broken_model_is_an_error_not_a_crash() {
+    let err = Model::from_file(std::path::Path::new("/nonexistent/model.onnx")).err().unwrap();
+    assert!(err.contains("cannot read model"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.onnx");
+    std::fs::write(&bad, b"this is not an onnx file").unwrap();
+    assert!(Model::from_file(&bad).is_err());
+    let truncated = dir.path().join("truncated.onnx");
+    std::fs::write(&truncated, &crn_denoise::model::EMBEDDED_MODEL[..5000]).unwrap();
+    assert!(Model::from_file(&truncated).is_err());
+}
+
+/// A shortened soak (the full hour: `SOAK_SECONDS=3600 cargo test --release --test hardening soak`):
+/// 48 kHz stereo through the real-time engine, output finite, no late frames when paced, and
+/// resident memory flat.
+#[test]
+fn soak() {
+    let seconds: usize = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let rss_kb = || -> usize {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap();
+        s.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let mut e = engine(48000.0, 2, Mode::Offline);
+    e.reset();
+    let src = noisy_speech(48000);
+    let mut l = vec![0.0f32; 512];
+    let mut r = vec![0.0f32; 512];
+    let mut pos = 0;
+    let mut samples = Vec::new();
+    let blocks = seconds * 48000 / 512;
+    for b in 0..blocks {
+        for i in 0..512 {
+            l[i] = src[(pos + i) % src.len()];
+            r[i] = src[(pos + i + 7777) % src.len()];
+        }
+        pos += 512;
+        e.process(&mut [&mut l, &mut r]);
+        assert!(l.iter().chain(&r).all(|v| v.is_finite()), "non-finite output at block {b}");
+        if b % (blocks / 10).max(1) == 0 {
+            samples.push(rss_kb());
+        }
+    }
+    assert_eq!(e.late_frames(), 0);
+    let (first, last) = (samples[1], *samples.last().unwrap());
+    assert!(last <= first + 2048, "memory grew from {first} kB to {last} kB: {samples:?}");
+}
