@@ -16,6 +16,8 @@ pub mod params;
 pub mod render;
 pub mod stft;
 pub mod worker;
+pub mod audio_io;
+pub mod cli;
 
 use engine::{Engine, Mode};
 use meter::Meters;
@@ -95,9 +97,13 @@ impl Plugin for CrnDenoise {
             _ => Mode::Realtime,
         };
         let rate = buffer_config.sample_rate;
+        let max_block = buffer_config.max_buffer_size as usize;
         let model = self.model();
         let reusable = self.engine.as_ref().is_some_and(|e| {
-            e.spec().sample_rate == rate && e.channels() == channels && e.is_denoising() == model.is_ok()
+            e.spec().sample_rate == rate
+                && e.channels() == channels
+                && e.is_denoising() == model.is_ok()
+                && e.slack() == engine::slack_for(rate, max_block)
         });
         if reusable {
             let e = self.engine.as_mut().unwrap();
@@ -105,7 +111,8 @@ impl Plugin for CrnDenoise {
         } else {
             // Drop the old engine (and join its worker) before the new one starts its own.
             self.engine = None;
-            self.engine = Some(Engine::new(rate, channels, model.clone().ok(), mode, self.meters.clone()));
+            self.engine =
+                Some(Engine::with_max_block(rate, channels, model.clone().ok(), mode, self.meters.clone(), max_block));
         }
         let status = match (&model, rate) {
             (Err(e), _) => format!("passthrough: {e}"),

@@ -1,9 +1,10 @@
 //! The ONNX CRN through ONNX Runtime: one environment per process, one session per instance.
 //!
-//! The runtime library is loaded at run time from, in order: `$CRN_ORT_LIB`, the directory of
-//! the binary that holds this code (the plugin's `.so` inside its bundle, or the CLI), and that
-//! directory's `lib/`, and last the `runtime/` folder of the source checkout (development). Every failure is returned as text for the editor or the CLI: a plugin
-//! must never take the host down because a file is missing.
+//! The runtime library is loaded at run time from `$CRN_ORT_LIB` when that is set (and then
+//! only from there), else from the directory of the binary that holds this code (the plugin's
+//! `.so` inside its bundle, or the CLI), that directory's `lib/`, and last the `runtime/` folder
+//! of the source checkout (development). Every failure is returned as text for the editor or the
+//! CLI: a plugin must never take the host down because a file is missing.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -36,7 +37,7 @@ pub fn own_binary_dir() -> Option<PathBuf> {
 fn runtime_candidates() -> Vec<PathBuf> {
     let mut c = Vec::new();
     if let Some(p) = std::env::var_os("CRN_ORT_LIB") {
-        c.push(PathBuf::from(p));
+        return vec![PathBuf::from(p)];
     }
     if let Some(dir) = own_binary_dir() {
         c.push(dir.join(ORT_LIB_NAME));

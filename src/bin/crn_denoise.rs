@@ -1,1 +1,5 @@
-fn main(){}
+//! `crn-denoise`: the plugin's denoiser as a command-line tool. See `crn-denoise --help`.
+
+fn main() {
+    std::process::exit(crn_denoise::cli::main());
+}

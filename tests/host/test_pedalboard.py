@@ -208,3 +208,30 @@ def best_shift(x, y, max_shift=4000):
     c = np.fft.irfft(np.fft.rfft(ys, size) * np.conj(np.fft.rfft(xs, size)), size)
     lags = np.r_[np.arange(0, max_shift + 1), np.arange(-max_shift, 0)]
     return int(lags[np.argmax(c[lags])])
+
+
+# --------------------------------------------------------------------------------------------
+# A broken install: no model or no runtime. The host must survive and get latency-aligned
+# passthrough (checked in a child process: ONNX Runtime is loaded once per process).
+
+PASSTHROUGH_CHILD = r"""
+import sys, numpy as np, pedalboard
+p = pedalboard.load_plugin(sys.argv[1])
+x = np.random.default_rng(1).standard_normal((2, 48000)).astype(np.float32) * 0.1
+y = p.process(x, 48000.0, buffer_size=512)
+assert np.isfinite(y).all()
+print(float(np.abs(y - x).max()))
+"""
+
+
+@pytest.mark.parametrize("env", [{"CRN_MODEL": "/nonexistent/model.onnx"}, {"CRN_ORT_LIB": "/nonexistent/libonnxruntime.so"},
+                                 {"CRN_MODEL": str(Path(__file__))}])
+def test_broken_model_or_runtime_gives_aligned_passthrough(env):
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PASSTHROUGH_CHILD, str(BUNDLE)], env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip().splitlines()[-1]) < 1e-6, "passthrough must equal the input after compensation"

@@ -1,0 +1,397 @@
+//! The `crn-denoise` command-line tool, run as a process.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use crn_denoise::audio_io::{self, SourceKind};
+use crn_denoise::engine::{Engine, Mode, Settings};
+use crn_denoise::meter::Meters;
+use crn_denoise::render;
+
+const BIN: &str = env!("CARGO_BIN_EXE_crn-denoise");
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut c = Command::new(BIN);
+    for a in args {
+        c.arg(a);
+    }
+    c.output().expect("crn-denoise runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write_wav(path: &Path, channels: &[Vec<f32>], rate: u32, bits: u16) {
+    let float = bits == 32;
+    let spec = hound::WavSpec {
+        channels: channels.len() as u16,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format: if float { hound::SampleFormat::Float } else { hound::SampleFormat::Int },
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..channels[0].len() {
+        for ch in channels {
+            if float {
+                w.write_sample(ch[i]).unwrap();
+            } else {
+                let s = (ch[i] * (1 << (bits - 1)) as f32).round().clamp(-32768.0, 32767.0) as i32;
+                w.write_sample(s).unwrap();
+            }
+        }
+    }
+    w.finalize().unwrap();
+}
+
+/// Planar f32 channels and spec of a WAV, read with hound (independent of the tool's decoder).
+fn read_wav(path: &Path) -> (Vec<Vec<f32>>, hound::WavSpec) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    let n = spec.channels as usize;
+    let inter: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r.samples::<f32>().map(Result::unwrap).collect(),
+        hound::SampleFormat::Int => {
+            let scale = (1i64 << (spec.bits_per_sample - 1)) as f32;
+            r.samples::<i32>().map(|s| s.unwrap() as f32 / scale).collect()
+        }
+    };
+    let mut ch = vec![Vec::new(); n];
+    for (i, x) in inter.into_iter().enumerate() {
+        ch[i % n].push(x);
+    }
+    (ch, spec)
+}
+
+/// Files in `dir`, sorted by name.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+/// Speech plus pink noise at 5 dB SNR; per channel the clean reference and the noisy mix.
+fn noisy_speech(rate: u32, channels: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let clean = common::speech(common::SENTENCES, rate);
+    let mut cleans = Vec::new();
+    let mut noisy = Vec::new();
+    for ch in 0..channels {
+        let c: Vec<f32> = clean.iter().map(|x| x * 0.5 * (1.0 - 0.2 * ch as f32)).collect();
+        let n = common::pink_noise(c.len(), 11 + ch as u64, 1.0);
+        let n = common::at_snr(&c, &n, 5.0);
+        noisy.push(common::mix(&c, &n));
+        cleans.push(c);
+    }
+    (cleans, noisy)
+}
+
+fn check_denoises(rate: u32, nch: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (clean, noisy) = noisy_speech(rate, nch);
+    let input = dir.path().join("noisy.wav");
+    let output = dir.path().join("clean.wav");
+    write_wav(&input, &noisy, rate, 32);
+    let o = run(&[&input, &output]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (out, spec) = read_wav(&output);
+    assert_eq!(spec.sample_rate, rate);
+    assert_eq!(spec.channels as usize, nch);
+    assert_eq!((spec.bits_per_sample, spec.sample_format), (32, hound::SampleFormat::Float));
+    for ch in 0..nch {
+        assert_eq!(out[ch].len(), noisy[ch].len(), "length preserved");
+        let before = common::si_snr(&noisy[ch], &clean[ch]);
+        let after = common::si_snr(&out[ch], &clean[ch]);
+        eprintln!("{rate} Hz ch {ch}: SI-SNR {before:.1} -> {after:.1} dB");
+        assert!(after > before + 2.0, "{rate} Hz ch {ch}: SI-SNR {before:.1} -> {after:.1} dB");
+    }
+}
+
+#[test]
+fn denoises_16k_mono_and_44k1_stereo() {
+    check_denoises(16_000, 1);
+    check_denoises(44_100, 2);
+}
+
+#[test]
+fn any_channel_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, noisy) = noisy_speech(16_000, 3);
+    let input = dir.path().join("three.wav");
+    let output = dir.path().join("out.wav");
+    write_wav(&input, &noisy, 16_000, 32);
+    let o = run(&[&input, &output]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (out, spec) = read_wav(&output);
+    assert_eq!(spec.channels, 3);
+    assert!(out.iter().all(|c| c.len() == noisy[0].len()));
+}
+
+/// "The CLI equals the plugin's offline bounce": same engine, same settings, same samples.
+#[test]
+fn cli_equals_in_process_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 48_000;
+    let (_, noisy) = noisy_speech(rate, 2);
+    let input = dir.path().join("in.wav");
+    let output = dir.path().join("out.wav");
+    write_wav(&input, &noisy, rate, 32);
+    for (args, settings) in [
+        (vec![], Settings::default()),
+        (
+            vec!["--mix", "80", "--atten-limit", "20", "--gain", "-3", "--no-link"],
+            Settings { mix: 0.8, attenuation_limit_db: 20.0, output_gain_db: -3.0, stereo_link: false, bypass: false },
+        ),
+    ] {
+        let mut c = Command::new(BIN);
+        c.args(&args).arg(&input).arg(&output);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (cli, _) = read_wav(&output);
+
+        let mut expect = noisy.clone();
+        let mut engine = Engine::new(rate as f32, 2, Some(common::model()), Mode::Offline, Arc::new(Meters::default()));
+        engine.set(settings);
+        engine.reset();
+        render::render(&mut engine, &mut expect, 333);
+        for ch in 0..2 {
+            assert_eq!(cli[ch].len(), expect[ch].len());
+            let same = cli[ch].iter().zip(&expect[ch]).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "args {args:?}: channel {ch} differs from the in-process render");
+        }
+    }
+}
+
+#[test]
+fn format_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 22_050;
+    let (_, noisy) = noisy_speech(rate, 2);
+    let input = dir.path().join("in16.wav");
+    write_wav(&input, &noisy, rate, 16);
+    let len = noisy[0].len();
+
+    // 16-bit WAV stays 16-bit WAV by default.
+    let out16 = dir.path().join("out16.wav");
+    let o = run(&[&input, &out16]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (w16, spec) = read_wav(&out16);
+    assert_eq!((spec.bits_per_sample, spec.sample_format, spec.channels, spec.sample_rate), (16, hound::SampleFormat::Int, 2, rate));
+    assert_eq!(w16[0].len(), len);
+
+    // FLAC out (asked for, and implied by the .flac name) decodes back to the same samples.
+    for (args, name) in [(vec!["--format", "flac"], "a.flac"), (vec![], "b.flac")] {
+        let out = dir.path().join(name);
+        let o = Command::new(BIN).args(&args).arg(&input).arg(&out).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let a = audio_io::decode(&out).unwrap();
+        assert_eq!(a.kind, SourceKind::Flac(16));
+        assert_eq!((a.sample_rate, a.channels.len(), a.frames()), (rate, 2, len));
+        assert_eq!(a.channels, w16, "16-bit FLAC holds the same samples as the 16-bit WAV");
+    }
+
+    // Float in, 24-bit FLAC and 24-bit WAV out.
+    let fin = dir.path().join("float.wav");
+    write_wav(&fin, &noisy, rate, 32);
+    let f32_out = dir.path().join("float_out.wav");
+    assert!(run(&[&fin, &f32_out]).status.success());
+    let (reference, _) = read_wav(&f32_out);
+    let flac = dir.path().join("float_out.flac");
+    assert!(run(&[&"--format", &"flac", &fin, &flac]).status.success());
+    let a = audio_io::decode(&flac).unwrap();
+    assert_eq!(a.kind, SourceKind::Flac(24));
+    assert_eq!(a.frames(), len);
+    let w24 = dir.path().join("w24.wav");
+    assert!(run(&[&"--format", &"wav24", &fin, &w24]).status.success());
+    let (b, spec) = read_wav(&w24);
+    assert_eq!(spec.bits_per_sample, 24);
+    for ch in 0..2 {
+        for i in 0..len {
+            let r = reference[ch][i];
+            assert!((a.channels[ch][i] - r).abs() <= 1.0 / (1 << 23) as f32, "FLAC 24 at {i}");
+            assert!((b[ch][i] - r).abs() <= 1.0 / (1 << 23) as f32, "WAV 24 at {i}");
+        }
+    }
+
+    // FLAC in -> FLAC out in batch mode.
+    let outdir = dir.path().join("batch");
+    let o = run(&[&dir.path().join("a.flac"), &"-o", &outdir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = audio_io::decode(&outdir.join("a.flac")).unwrap();
+    assert_eq!((a.kind, a.frames()), (SourceKind::Flac(16), len));
+}
+
+#[test]
+fn bad_inputs_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, noisy) = noisy_speech(16_000, 1);
+    let good = dir.path().join("good.wav");
+    write_wav(&good, &noisy, 16_000, 16);
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = dir.path().join("truncated.wav");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let header_only = dir.path().join("header.wav");
+    std::fs::write(&header_only, &bytes[..30]).unwrap();
+    let empty = dir.path().join("empty.wav");
+    std::fs::write(&empty, b"").unwrap();
+    let text = dir.path().join("text.mp3");
+    std::fs::write(&text, "this is not an mp3 file, just some words\n".repeat(50)).unwrap();
+    let silent = dir.path().join("zero_length.wav");
+    write_wav(&silent, &[vec![]], 16_000, 16);
+    let missing = dir.path().join("missing.wav");
+    let bad = [&truncated, &header_only, &empty, &text, &silent, &missing];
+
+    let outdir = dir.path().join("out");
+    let mut c = Command::new(BIN);
+    c.args(bad).arg(&good).arg("-o").arg(&outdir);
+    let o = c.output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for b in bad {
+        let line = err.lines().find(|l| l.starts_with("crn-denoise: ") && l.contains(&*b.to_string_lossy()));
+        assert!(line.is_some(), "no error line for {}: {err}", b.display());
+        eprintln!("{}", line.unwrap());
+    }
+    assert!(err.contains("truncated"), "{err}");
+    assert!(err.contains("no audio"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(listing(&outdir), ["good.wav"], "the good file is written, nothing else");
+    assert_eq!(read_wav(&outdir.join("good.wav")).0[0].len(), noisy[0].len());
+}
+
+#[test]
+fn never_overwrites_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, noisy) = noisy_speech(16_000, 1);
+    let input = dir.path().join("take.wav");
+    write_wav(&input, &noisy, 16_000, 16);
+    let before = std::fs::read(&input).unwrap();
+
+    // Same path, a different spelling of it, and an output directory that holds the input.
+    let other_spelling = dir.path().join(".").join("take.wav");
+    for o in [
+        run(&[&input, &input]),
+        run(&[&input, &other_spelling]),
+        run(&[&input, &"-o", &dir.path()]),
+    ] {
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("take.wav") && err.contains("refusing to overwrite"), "{err}");
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before, "input unchanged");
+    assert_eq!(listing(dir.path()), ["take.wav"], "no temporary files left");
+}
+
+#[test]
+fn model_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.wav");
+    write_wav(&input, &[common::noise(16_000, 1, 0.1)], 16_000, 32);
+    let output = dir.path().join("out.wav");
+    let o = run(&[&"--model", &"/nonexistent.onnx", &input, &output]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("model") && err.contains("/nonexistent.onnx"), "{err}");
+    // Not an ONNX file at all.
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let o = run(&[&"--model", &junk, &input, &output]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("model"), "{}", stderr(&o));
+    assert!(!output.exists());
+    // Usage errors.
+    assert_eq!(run(&[&"--mix", &"150", &input, &output]).status.code(), Some(2));
+    assert_eq!(run(&[&input]).status.code(), Some(2));
+    let help = run(&[&"--help"]);
+    assert!(help.status.success());
+    let h = String::from_utf8_lossy(&help.stdout);
+    for opt in ["--mix", "--atten-limit", "--gain", "--no-link", "--model", "--format", "--quiet", "--jobs", "-o"] {
+        assert!(h.contains(opt), "help lacks {opt}");
+    }
+}
+
+#[test]
+fn directory_input_writes_all_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("takes");
+    std::fs::create_dir(&src).unwrap();
+    let mut names = Vec::new();
+    for (i, rate) in [16_000u32, 44_100, 8_000, 48_000].into_iter().enumerate() {
+        let x = common::noise(rate as usize / 2 + i * 777, i as u64, 0.1);
+        let name = format!("take{i}.wav");
+        write_wav(&src.join(&name), &[x.clone(), x], rate, if i % 2 == 0 { 16 } else { 32 });
+        names.push(name);
+    }
+    std::fs::write(src.join("notes.txt"), "not audio").unwrap();
+    std::fs::create_dir(src.join("sub")).unwrap();
+    // One more file given directly, into an output directory that does not exist yet.
+    let extra = dir.path().join("extra.wav");
+    write_wav(&extra, &[common::noise(20_000, 9, 0.1)], 16_000, 32);
+    names.push("extra.wav".into());
+    names.sort();
+    let outdir = dir.path().join("new").join("out");
+    let o = run(&[&src, &extra, &"-o", &outdir, &"-j", &"2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(listing(&outdir), names, "every output, and no temporary file");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(stdout.lines().count(), names.len(), "one line per output: {stdout}");
+    for name in &names {
+        let input = if name == "extra.wav" { extra.clone() } else { src.join(name) };
+        let (a, sa) = read_wav(&input);
+        let (b, sb) = read_wav(&outdir.join(name));
+        assert_eq!((sa.channels, sa.sample_rate, sa.bits_per_sample), (sb.channels, sb.sample_rate, sb.bits_per_sample));
+        assert_eq!(a[0].len(), b[0].len());
+    }
+    // --quiet prints nothing on success.
+    let o = run(&[&src, &"-o", &outdir, &"--quiet"]);
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty() && o.stderr.is_empty());
+}
+
+#[test]
+fn no_temporary_files_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("a.wav");
+    write_wav(&input, &[common::noise(30_000, 3, 0.1)], 16_000, 32);
+    let broken = dir.path().join("b.wav");
+    std::fs::write(&broken, &std::fs::read(&input).unwrap()[..2000]).unwrap();
+    let outdir = dir.path().join("out");
+    for format in ["wav32", "wav16", "wav24", "flac"] {
+        let o = run(&[&input, &broken, &"-o", &outdir, &"--format", &format]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    }
+    let names = listing(&outdir);
+    assert_eq!(names, ["a.flac", "a.wav"], "outputs only: {names:?}");
+}
+
+/// The FLAC writer keeps every length exactly, including a last block shorter than flacenc's
+/// minimum, and rejects what FLAC cannot hold.
+#[test]
+fn flac_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, len) in [64usize, 100, 4096, 4097, 4096 * 3 + 10, 8191, 70_000].into_iter().enumerate() {
+        let ch: Vec<Vec<f32>> = (0..2).map(|c| common::noise(len, (i * 2 + c) as u64, 0.3)).collect();
+        for bits in [16, 24] {
+            let path = dir.path().join(format!("{len}_{bits}.flac"));
+            audio_io::write_file(&path, &ch, 44_100, audio_io::Encoding::Flac(bits)).unwrap();
+            let a = audio_io::decode(&path).unwrap();
+            assert_eq!((a.frames(), a.kind, a.sample_rate), (len, SourceKind::Flac(bits), 44_100));
+            let q = (1i32 << (bits - 1)) as f32;
+            for c in 0..2 {
+                for (x, y) in a.channels[c].iter().zip(&ch[c]) {
+                    assert!((x - y).abs() <= 0.5 / q + 1e-7, "{len} samples, {bits} bit");
+                }
+            }
+        }
+    }
+    let short = vec![vec![0.1f32; 10]];
+    assert!(audio_io::write_file(&dir.path().join("short.flac"), &short, 8_000, audio_io::Encoding::Flac(16)).is_err());
+    let nine: Vec<Vec<f32>> = vec![vec![0.0; 1000]; 9];
+    assert!(audio_io::write_file(&dir.path().join("nine.flac"), &nine, 8_000, audio_io::Encoding::Flac(16)).is_err());
+    assert!(!dir.path().join("short.flac").exists() && !dir.path().join("nine.flac").exists());
+    assert!(listing(dir.path()).iter().all(|n| n.ends_with(".flac") && !n.starts_with('.')));
+}
