@@ -86,6 +86,14 @@ pub fn flac_bits(source_bits: u32) -> u32 {
 
 /// Decodes a whole file. Errors: unreadable, unsupported, corrupt, truncated.
 pub fn decode(path: &Path) -> Result<Audio, String> {
+    // Demuxers can panic on absurd headers (a zero sample rate, say): that is a corrupt file.
+    crate::model::catch(|| decode_unguarded(path)).map_err(|e| match e.strip_prefix("internal error: ") {
+        Some(why) => format!("corrupt file ({why})"),
+        None => e,
+    })
+}
+
+fn decode_unguarded(path: &Path) -> Result<Audio, String> {
     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     match file.metadata() {
         Ok(m) if m.is_dir() => return Err("is a directory".into()),

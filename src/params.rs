@@ -46,6 +46,15 @@ impl Default for CrnParams {
             .with_step_size(0.5)
             .with_value_to_string(Arc::new(|v| {
                 if v >= NO_LIMIT_DB { "no limit".into() } else { format!("{v:.1}") }
+            }))
+            // Hosts and the editor may hand back what they showed: "no limit", "12.5", "12.5 dB".
+            .with_string_to_value(Arc::new(|s| {
+                let s = s.trim().trim_end_matches("dB").trim();
+                if s.eq_ignore_ascii_case("no limit") || s.eq_ignore_ascii_case("inf") {
+                    Some(NO_LIMIT_DB)
+                } else {
+                    s.parse::<f32>().ok()
+                }
             })),
             output_gain: FloatParam::new("Output Gain", 0.0, FloatRange::Linear { min: -24.0, max: 24.0 })
                 .with_unit(" dB")

@@ -235,3 +235,20 @@ def test_broken_model_or_runtime_gives_aligned_passthrough(env):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip().splitlines()[-1]) < 1e-6, "passthrough must equal the input after compensation"
+
+
+def test_state_save_and_restore_every_parameter(plugin):
+    plugin.mix = 40.0
+    plugin.attenuation_limit_db = 18.0
+    plugin.output_gain_db = 3.5
+    plugin.stereo_link = False
+    plugin.bypass = True
+    state = plugin.raw_state
+    fresh = pedalboard.load_plugin(str(BUNDLE))
+    assert float(fresh.mix) == pytest.approx(100.0)
+    fresh.raw_state = state
+    assert float(fresh.mix) == pytest.approx(40.0, abs=0.5)
+    assert float(fresh.attenuation_limit_db) == pytest.approx(18.0, abs=0.1)
+    assert float(fresh.output_gain_db) == pytest.approx(3.5, abs=0.1)
+    assert bool(fresh.stereo_link) is False
+    assert bool(fresh.bypass) is True
