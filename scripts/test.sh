@@ -11,3 +11,5 @@ echo "== Rust tests"
 cargo test --release --workspace
 echo "== VST3 in pedalboard, training package"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/host training/tests
+echo "== the editor denoising speech, under Xvfb (target/editor-ci.png)"
+bash scripts/screenshot.sh target/editor-ci.png

@@ -188,6 +188,7 @@ impl Engine {
         meters.sample_rate.store(sample_rate, Ordering::Relaxed);
         meters.nyquist_hz.store(sample_rate / 2.0, Ordering::Relaxed);
         meters.latency_samples.store(latency as u32, Ordering::Relaxed);
+        meters.model_failed.store(false, Ordering::Relaxed);
         Self {
             // Every frame of the slack window may be in flight at once, plus room to drain.
             worker: model.map(|m| Worker::spawn(m, channels, slack + 4)),
@@ -447,6 +448,7 @@ impl Engine {
             Some(slot) => {
                 w.recycle(slot);
                 if w.error().is_some() {
+                    self.meters.model_failed.store(true, Ordering::Relaxed);
                     for c in &mut self.channels {
                         c.gains.fill(1.0);
                     }

@@ -1,6 +1,6 @@
 //! What the audio thread shows the editor: atomics only, written once per hop.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use atomic_float::AtomicF32;
@@ -21,6 +21,8 @@ pub struct Meters {
     pub input_db: AtomicF32,
     pub output_db: AtomicF32,
     pub late_frames: AtomicU64,
+    /// Set by the audio thread when the model failed while running (it then passes through).
+    pub model_failed: AtomicBool,
     pub sample_rate: AtomicF32,
     pub latency_samples: AtomicU32,
     /// Why the plugin passes audio through instead of denoising; empty when it denoises.
@@ -38,6 +40,7 @@ impl Default for Meters {
             input_db: AtomicF32::new(-120.0),
             output_db: AtomicF32::new(-120.0),
             late_frames: AtomicU64::new(0),
+            model_failed: AtomicBool::new(false),
             sample_rate: AtomicF32::new(0.0),
             latency_samples: AtomicU32::new(0),
             status: Mutex::new(String::new()),
@@ -54,8 +57,13 @@ impl Meters {
         }
     }
 
+    /// Why the plugin does not denoise, for the editor; empty when it does.
     pub fn status(&self) -> String {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        let s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        if s.is_empty() && self.model_failed.load(Ordering::Relaxed) {
+            return "passthrough: the model failed while running".into();
+        }
+        s
     }
 
     pub fn late(&self) -> u64 {

@@ -31,11 +31,15 @@ pub fn speech(text: &str, rate: u32) -> Vec<f32> {
     let key = format!("{:x}", text.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3)));
     let out = tmp_dir().join(format!("speech_{key}_{rate}.wav"));
     if !out.exists() {
-        let raw = tmp_dir().join(format!("speech_{key}_raw_{}.wav", std::process::id()));
+        // Tests run in parallel threads of one process and in several processes: every writer
+        // gets its own temporary names, and the rename into place is atomic.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let me = format!("{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let raw = tmp_dir().join(format!("speech_{key}_raw_{me}.wav"));
         let st = Command::new("espeak-ng").args(["-v", "en-us", "-s", "150", "-w"]).arg(&raw).arg(text).status()
             .expect("espeak-ng is installed (.ci/run installs it)");
         assert!(st.success());
-        let tmp = out.with_extension(format!("tmp{}.wav", std::process::id()));
+        let tmp = tmp_dir().join(format!("speech_{key}_{rate}_{me}.tmp.wav"));
         let st = Command::new("sox").arg(&raw).args(["-b", "32", "-e", "floating-point"]).arg(&tmp)
             .args(["rate", "-v", &rate.to_string()]).status().expect("sox is installed (.ci/run installs it)");
         assert!(st.success());
