@@ -243,6 +243,9 @@ def test_state_save_and_restore_every_parameter(plugin):
     plugin.output_gain_db = 3.5
     plugin.stereo_link = False
     plugin.bypass = True
+    # pedalboard hands parameter changes to the plugin with the next block: let one through,
+    # as a running host would, before asking for the state.
+    plugin.process(np.zeros((2, 512), np.float32), 48000.0, buffer_size=512)
     state = plugin.raw_state
     fresh = pedalboard.load_plugin(str(BUNDLE))
     assert float(fresh.mix) == pytest.approx(100.0)
