@@ -129,9 +129,13 @@ impl Model {
             // One frame through the graph proves the shapes agree before any audio depends on it.
             let mut est = vec![0.0; MODEL_BINS];
             let mut state = vec![0.0; model.info.state_size];
-            model.run(1, &vec![0.0; MODEL_BINS], &mut state, &mut est)?;
+            model
+                .run(1, &vec![0.0; MODEL_BINS], &mut state, &mut est)
+                .map_err(|e| format!("model {name} does not run one frame: {e}"))?;
             Ok(model)
         })
+        // ONNX Runtime's messages span lines; the editor and the CLI show one.
+        .map_err(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
     /// One frame for `batch` channels; `state` is read and replaced in place.

@@ -7,6 +7,9 @@ use crate::engine::Engine;
 /// Renders `channels` (equal lengths) in place, in host-sized blocks of `block` samples.
 /// The engine should be in [`crate::engine::Mode::Offline`] and freshly reset.
 pub fn render(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize) {
+    // As a plugin host's audio thread does (nice-plug sets it around `process`): the same
+    // arithmetic as the plugin, and no denormal slow-down on decaying tails.
+    crate::denormals::flush_to_zero();
     let len = channels.first().map_or(0, Vec::len);
     let latency = engine.latency();
     let block = block.max(1);
