@@ -233,10 +233,6 @@ impl Engine {
         self.channels.len()
     }
 
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
     pub fn set_mode(&mut self, mode: Mode) {
         self.mode = mode;
     }

@@ -49,10 +49,6 @@ impl FrameSpec {
     pub fn model_bins(&self) -> usize {
         self.bins.min(MODEL_BINS)
     }
-
-    pub fn bin_hz(&self) -> f32 {
-        self.sample_rate / self.frame as f32
-    }
 }
 
 /// Square root of the periodic Hann window of length `n`.
