@@ -58,12 +58,56 @@ def make_split(rows: list[dict], seed: int = 2018) -> dict:
     return split
 
 
+def extend_split(split: dict, rows: list[dict]) -> dict:
+    """Places speakers and files that `split` does not know yet, never moving one it already places.
+
+    New corpora are split as `make_split` would; new speakers of a known corpus and new noise / RIR
+    files go to test, valid and train in `make_split`'s proportions, seeded by their names, so the
+    result does not depend on the order in which data arrived.
+    """
+    out = json.loads(json.dumps(split))
+    known = {(c, s) for c, parts in out["speakers"].items() for v in parts.values() for s in v}
+    for corpus in sorted({r["corpus"] for r in rows if r["kind"] == "speech"}):
+        new = sorted({r["speaker"] for r in rows if r["corpus"] == corpus and (corpus, r["speaker"]) not in known})
+        if not new:
+            continue
+        if corpus not in out["speakers"]:
+            out["speakers"][corpus] = make_split([r for r in rows if r["corpus"] == corpus],
+                                                 seed=split["seed"])["speakers"][corpus]
+            continue
+        parts = out["speakers"][corpus]
+        for spk in new:
+            parts[_part_of(f"{corpus}/{spk}", split["seed"], 0.10, 0.05)].append(spk)
+        for v in parts.values():
+            v.sort()
+    for kind in ("noise", "rir"):
+        known_files = {p for v in out[kind].values() for p in v}
+        new = sorted(r["path"] for r in rows if r["kind"] == kind and r["path"] not in known_files)
+        rng = random.Random(f"{split['seed']}/{kind}/" + ",".join(new))
+        rng.shuffle(new)
+        n_test, n_valid = round(len(new) * 0.15), round(len(new) * 0.10)
+        for i, p in enumerate(new):
+            out[kind]["test" if i < n_test else "valid" if i < n_test + n_valid else "train"].append(p)
+        for v in out[kind].values():
+            v.sort()
+    return out
+
+
+def _part_of(name: str, seed: int, p_test: float, p_valid: float) -> str:
+    u = random.Random(f"{seed}/{name}").random()
+    return "test" if u < p_test else "valid" if u < p_test + p_valid else "train"
+
+
 def load_split(rows: list[dict]) -> dict:
-    if SPLIT_FILE.exists():
-        return json.loads(SPLIT_FILE.read_text())
-    split = make_split(rows)
-    SPLIT_FILE.write_text(json.dumps(split, indent=1) + "\n")
-    return split
+    """`split.json`, extended (and rewritten) when the manifest lists files it does not place."""
+    split = json.loads(SPLIT_FILE.read_text()) if SPLIT_FILE.exists() else make_split(rows)
+    grown = extend_split(split, rows)
+    if grown != split or not SPLIT_FILE.exists():
+        try:
+            SPLIT_FILE.write_text(json.dumps(grown, indent=1) + "\n")
+        except OSError:  # a read-only checkout still trains and evaluates on the same split
+            pass
+    return grown
 
 
 def files_for(rows: list[dict], split: dict, part: str) -> dict[str, list[str]]:

@@ -1,8 +1,15 @@
-"""Train the CRN: MSE on (compressed) magnitude, Adam, batch 16, padded frames masked out.
+"""Train the CRN on the plugin's own output (`loss.py`), with batches mixed on the training device.
 
-Resumes from `<out>/last.pt` when it exists; writes it every `--ckpt-minutes`, keeps the best
-validation checkpoint as `<out>/best.pt` and appends one line per checkpoint to `<out>/train.log`.
-Mixtures are made on the fly by `--workers` processes, so a GPU is not starved by numpy.
+    python -m crn_train.train --init checkpoints/small.pt --out runs/cpu --minutes 120      # CPU
+    python -m crn_train.train --init checkpoints/small.pt --out $OUT --minutes 8.5 --batch 256  # GPU
+
+The training and validation parts of the split are decoded once into int16 tensors (cached as
+`<cache>/<part>.npz`) and moved to the device; `batchmix.BatchMixer` makes every batch there.
+The validation set is a fixed draw of the same mixer on held-out speakers and noises. Every
+`--ckpt-minutes` (and at the end) the run writes `<out>/last.pt` (with the optimiser, to resume),
+`<out>/best.pt` when validation improved, and a line in `<out>/train.log`. It stops by itself after
+`--minutes` of wall time, counted from the start of the process (data loading included), so a
+device call with a hard limit always ends with its checkpoint written.
 """
 from __future__ import annotations
 
@@ -11,138 +18,116 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from . import data, features
-from .model import CRN, CRNConfig, PRESETS, compress
+from . import corpus, data
+from .batchmix import Augment, BatchMixer
+from .loss import LossWeights, plugin_loss
+from .model import CRN, CRNConfig, PRESETS
 
 
-def masked_loss(model: CRN, noisy: torch.Tensor, clean: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    X = features.stft(noisy).abs()
-    Y = features.stft(clean).abs()
-    est = model(X)
-    c = model.cfg.compress
-    T = X.shape[1]
-    frames = torch.clamp((lengths - features.FRAME) // features.HOP + 1, min=0)
-    mask = (torch.arange(T, device=X.device)[None, :] < frames[:, None]).float()[..., None]  # padding never counts
-    err = (compress(est, c) - compress(Y, c)) ** 2 * mask
-    return err.sum() / (mask.sum() * X.shape[2]).clamp(min=1)
-
-
-def fixed_set(mixer: data.Mixer, n: int):
-    return [mixer.batch(16) for _ in range(max(1, n // 16))]
-
-
-def evaluate(model: CRN, batches, device) -> float:
-    model.eval()
-    with torch.no_grad():
-        losses = [masked_loss(model, *(torch.from_numpy(a).to(device) for a in b)).item() for b in batches]
-    model.train()
-    return float(np.mean(losses))
-
-
-def build_mixers(root: Path, cache_dir: Path | None, seed: int):
-    """Train and validation mixers; validation is None when the data root holds none of it."""
-    rows = data.read_manifest(root)
-    present = {r["path"] for r in rows}
-    split = data.load_split(rows)
-    out = {}
-    for part in ("train", "valid"):
-        f = data.files_for(rows, split, part)
-        f = {k: ([p for p in v if p in present] if isinstance(v, list) else v) for k, v in f.items()}
-        if not f["speech"] or not f["noise"]:
-            out[part] = None
-            continue
-        cache = cache_dir / f"audio_{part}.npz" if cache_dir else None
-        audio = data.load_all(root, f["speech"] + f["noise"] + f["rir"], cache)
-        pick = lambda keys: {k: audio[k] for k in keys}
-        out[part] = data.Mixer(pick(f["speech"]), pick(f["noise"]), pick(f["rir"]), f["speaker_of"],
-                               seed=seed if part == "train" else 1234)
-    if out["train"] is None:
-        raise SystemExit(f"{root}: no training speech or noise")
-    return out["train"], out["valid"]
-
-
-class MixStream(torch.utils.data.IterableDataset):
-    """Endless batches from one mixer; each worker process reseeds its own copy."""
-
-    def __init__(self, mixer: data.Mixer, batch: int, seed: int):
-        self.mixer, self.batch, self.seed = mixer, batch, seed
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        wid = info.id if info else 0
-        self.mixer.rng = np.random.default_rng([self.seed, wid, int(time.time() * 1e3) % 2**31])
-        while True:
-            yield self.mixer.batch(self.batch)
-
-
-def batches(mixer: data.Mixer, batch: int, workers: int, seed: int):
-    if workers == 0:
-        while True:
-            yield mixer.batch(batch)
-    loader = torch.utils.data.DataLoader(MixStream(mixer, batch, seed), batch_size=None, num_workers=workers,
-                                         prefetch_factor=4, persistent_workers=True, pin_memory=True)
-    yield from loader
-
-
-def lr_at(base: float, frac: float) -> float:
-    """Cosine from `base` down to base/20 over the run: a small net keeps improving late."""
+def lr_at(base: float, frac: float, step: int, warmup: int) -> float:
+    """Linear warm-up (a fresh optimiser on trained weights), then cosine down to base/20 by the end."""
     frac = min(max(frac, 0.0), 1.0)
-    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+    w = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+    return w * base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def validation_set(c: corpus.Corpus, aug: Augment, items: int, device, seed: int = 1234):
+    mixer = BatchMixer(c, aug, seed=seed, device=device)
+    return [mixer.batch(min(32, items - i)) for i in range(0, items, 32)]
+
+
+def evaluate(model: CRN, batches, weights: LossWeights, amp: bool) -> dict:
+    model.eval()
+    sums, n = {}, 0
+    with torch.no_grad():
+        for x, y in batches:
+            parts = {}
+            with autocast(x.device, amp):
+                total = plugin_loss(model, x, y, weights, parts)
+            for k, v in dict(parts, loss=float(total)).items():
+                sums[k] = sums.get(k, 0.0) + v * len(x)
+            n += len(x)
+    model.train()
+    return {k: v / n for k, v in sums.items()}
+
+
+def autocast(device: torch.device, enabled: bool):
+    # bf16 for the net's matrix work on a GPU; the FFTs and the loss stay fp32 (loss.plugin_loss casts back).
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help="data root (default: $CRN_DATA)")
     ap.add_argument("--out", default="runs/small")
     ap.add_argument("--preset", default="small", choices=sorted(PRESETS))
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--hours", type=float, default=1.0, help="stop after this much wall time")
+    ap.add_argument("--seconds", type=float, default=4.0, help="crop length of each item")
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--warmup", type=int, default=200, help="steps of linear LR warm-up on a fresh optimiser")
+    ap.add_argument("--minutes", type=float, default=60.0, help="stop after this much wall time, all included")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (CPU training)")
-    ap.add_argument("--workers", type=int, default=0, help="processes making mixtures (0: in the training loop)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
+    ap.add_argument("--loss", default="", help="loss weights, e.g. 'mag=0.7,cplx=0.3,raw=0.1,over=2'")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--valid-items", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--no-cache", action="store_true", help="do not cache decoded audio next to --out")
+    ap.add_argument("--cache", help="folder for the decoded corpus (default: <out>/../cache)")
+    ap.add_argument("--decoders", type=int, default=None, help="processes decoding audio (default: all cores)")
     ap.add_argument("--init", help="start from this checkpoint's weights when out/last.pt is missing")
     args = ap.parse_args(argv)
+    t_start = time.time()
+    t_end = t_start + args.minutes * 60
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     root = data.data_root(args.data)
-    t_load = time.time()
-    train_mix, valid_mix = build_mixers(root, None if args.no_cache else out.parent / "cache", args.seed)
-    valid = fixed_set(valid_mix, 64) if valid_mix else None
-    print(f"data ready in {time.time() - t_load:.0f} s: {len(train_mix.speech_keys)} utterances, "
-          f"{len(train_mix.noise_keys)} noises", flush=True)
+    cache = Path(args.cache) if args.cache else out.parent / "cache"
+    train_c = corpus.cached(root, "train", cache, args.decoders)
+    valid_c = corpus.cached(root, "valid", cache, args.decoders)
+    aug = Augment(seconds=args.seconds)
+    mixer = BatchMixer(train_c, aug, seed=args.seed, device=device)
+    weights = LossWeights.parse(args.loss)
+    valid = validation_set(valid_c, aug, args.valid_items, device)
+    log(out, f"data ready in {time.time() - t_start:.0f} s: train {len(train_c.speech_len)} utterances "
+             f"({train_c.speech_hours:.2f} h), {len(train_c.noise_len)} noises ({train_c.noise_hours:.2f} h), "
+             f"{len(train_c.rir)} RIRs; valid {len(valid_c.speech_len)} utterances, {len(valid_c.noise_len)} noises; "
+             f"{aug}; {weights}")
 
     cfg = PRESETS[args.preset]
     model = CRN(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     state = {"step": 0, "audio_seconds": 0.0, "train_seconds": 0.0, "best_valid": float("inf")}
+    fresh_opt = True
     resume = out / "last.pt" if (out / "last.pt").exists() else (Path(args.init) if args.init else None)
     if resume:
         ck = torch.load(resume, map_location=device, weights_only=False)
         assert CRNConfig.from_dict(ck["config"]) == cfg, "checkpoint is of another preset"
         model.load_state_dict(ck["model"])
+        state.update(ck.get("state", {}))
         if "opt" in ck and resume == out / "last.pt":
             opt.load_state_dict(ck["opt"])
-        state.update(ck.get("state", {}))
-        if resume != out / "last.pt":
-            state["best_valid"] = float("inf")
-        train_mix.rng = np.random.default_rng(args.seed + state["step"])
-        print(f"resumed from {resume} at step {state['step']}", flush=True)
-    print(f"preset {args.preset} {cfg} params {model.param_count()} MACs/frame {model.macs_per_frame()} "
-          f"device {device}", flush=True)
+            fresh_opt = False
+        else:
+            state["best_valid"] = float("inf")  # another objective: its old number says nothing here
+        mixer.gen.manual_seed(args.seed * 1_000_003 + state["step"])
+        log(out, f"resumed from {resume} at step {state['step']} ({state['audio_seconds'] / 3600:.1f} h seen)")
+    log(out, f"preset {args.preset} {cfg} params {model.param_count()} device {device} batch {args.batch} "
+             f"crop {args.seconds} s threads {torch.get_num_threads()} amp {args.amp and device.type == 'cuda'}")
 
     def save(path: Path, with_opt: bool):
-        ck = {"config": cfg.to_dict(), "model": model.state_dict(), "state": dict(state)}
+        ck = {"config": cfg.to_dict(), "model": model.state_dict(), "state": dict(state),
+              "augment": aug.__dict__, "loss": weights.__dict__}
         if with_opt:
             ck["opt"] = opt.state_dict()
         tmp = path.with_suffix(".tmp")
@@ -150,51 +135,68 @@ def main(argv=None):
         tmp.replace(path)
 
     def checkpoint():
+        v = evaluate(model, valid, weights, args.amp)
         line = (f"step={state['step']} audio_hours={state['audio_seconds'] / 3600:.3f} "
-                f"train_hours={state['train_seconds'] / 3600:.3f} lr={opt.param_groups[0]['lr']:.2e}")
-        if valid:
-            v = evaluate(model, valid, device)
-            line += f" valid_loss={v:.6f}"
-            if v < state["best_valid"]:
-                state["best_valid"] = v
-                save(out / "best.pt", with_opt=False)
-        else:
+                f"train_hours={state['train_seconds'] / 3600:.3f} lr={opt.param_groups[0]['lr']:.2e} "
+                f"valid_loss={v['loss']:.5f} valid_mag={v['mag']:.5f} valid_cplx={v['cplx']:.5f} valid_raw={v['raw']:.5f}")
+        if v["loss"] < state["best_valid"]:
+            state["best_valid"] = v["loss"]
             save(out / "best.pt", with_opt=False)
+            line += " best"
+        with open(out / "train.log", "a") as f:
+            f.write(line + "\n")
         print(line, flush=True)
-        with open(out / "train.log", "a") as log:
-            log.write(line + "\n")
         save(out / "last.pt", with_opt=True)
 
-    t_start = time.time()
-    t_end = t_start + args.hours * 3600
-    last_ckpt = time.time()
-    losses = []
+    # A checkpoint (validation + two saves) must fit before the deadline: keep a margin of two of them.
+    t_ckpt = time.time()
+    checkpoint_cost = 0.0
+    first = time.time()
+    checkpoint()  # validation of the starting point, so `best` is only ever an improvement
+    checkpoint_cost = time.time() - first
+    t_loop = time.time()
+    loop_budget = max(t_end - t_loop - 2 * checkpoint_cost, 1.0)
+    losses, window_audio, window_t = [], 0.0, time.time()
     model.train()
-    for x, y, lengths in batches(train_mix, args.batch, args.workers, args.seed + state["step"]):
+    step0 = state["step"]
+    while True:
         t0 = time.time()
         for g in opt.param_groups:
-            g["lr"] = lr_at(args.lr, (t0 - t_start) / (t_end - t_start))
-        x, y, lengths = (torch.as_tensor(a).to(device, non_blocking=True) for a in (x, y, lengths))
-        loss = masked_loss(model, x, y, lengths)
+            g["lr"] = lr_at(args.lr, (t0 - t_loop) / loop_budget, state["step"] - step0,
+                            args.warmup if fresh_opt else 0)
+        x, y = mixer.batch(args.batch)
+        with autocast(device, args.amp):
+            loss = plugin_loss(model, x, y, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         losses.append(loss.detach())
         state["step"] += 1
-        state["audio_seconds"] += float(lengths.sum()) / data.SR
-        state["train_seconds"] += time.time() - t0
-        if state["step"] % 200 == 0:
-            rtf = state["audio_seconds"] / max(state["train_seconds"], 1e-9)
-            print(f"step {state['step']} loss {torch.stack(losses).mean().item():.5f} "
-                  f"audio_h {state['audio_seconds'] / 3600:.1f} speed {rtf:.0f}x", flush=True)
-            losses = []
+        secs = x.shape[0] * x.shape[1] / data.SR
+        state["audio_seconds"] += secs
+        window_audio += secs
         now = time.time()
-        if now - last_ckpt > args.ckpt_minutes * 60 or now >= t_end:
+        state["train_seconds"] += now - t0
+        if state["step"] % 100 == 0:
+            print(f"step {state['step']} loss {torch.stack(losses).mean().item():.5f} "
+                  f"audio_h {state['audio_seconds'] / 3600:.2f} speed {window_audio / (now - window_t):.0f}x "
+                  f"(mixing and all)", flush=True)
+            losses, window_audio, window_t = [], 0.0, now
+        done = now - t_loop >= loop_budget
+        if now - t_ckpt > args.ckpt_minutes * 60 or done:
             checkpoint()
-            last_ckpt = time.time()
-            if now >= t_end:
+            t_ckpt = time.time()
+            if done:
                 break
+    log(out, f"stopped after {(time.time() - t_start) / 60:.1f} min at step {state['step']}; best valid "
+             f"{state['best_valid']:.5f}")
+
+
+def log(out: Path, line: str):
+    print(line, flush=True)
+    with open(out / "train.log", "a") as f:
+        f.write("# " + line + "\n")
 
 
 if __name__ == "__main__":
