@@ -106,6 +106,7 @@ def main(argv=None):
 
     cfg = PRESETS[args.preset]
     model = CRN(cfg).to(device)
+    amp = args.amp and device.type == "cuda" and bf16_works(model, mixer)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     state = {"step": 0, "audio_seconds": 0.0, "train_seconds": 0.0, "best_valid": float("inf")}
     fresh_opt = True
@@ -123,7 +124,7 @@ def main(argv=None):
         mixer.gen.manual_seed(args.seed * 1_000_003 + state["step"])
         log(out, f"resumed from {resume} at step {state['step']} ({state['audio_seconds'] / 3600:.1f} h seen)")
     log(out, f"preset {args.preset} {cfg} params {model.param_count()} device {device} batch {args.batch} "
-             f"crop {args.seconds} s threads {torch.get_num_threads()} amp {args.amp and device.type == 'cuda'}")
+             f"crop {args.seconds} s threads {torch.get_num_threads()} bf16 autocast {amp}")
 
     def save(path: Path, with_opt: bool):
         ck = {"config": cfg.to_dict(), "model": model.state_dict(), "state": dict(state),
@@ -135,7 +136,7 @@ def main(argv=None):
         tmp.replace(path)
 
     def checkpoint():
-        v = evaluate(model, valid, weights, args.amp)
+        v = evaluate(model, valid, weights, amp)
         line = (f"step={state['step']} audio_hours={state['audio_seconds'] / 3600:.3f} "
                 f"train_hours={state['train_seconds'] / 3600:.3f} lr={opt.param_groups[0]['lr']:.2e} "
                 f"valid_loss={v['loss']:.5f} valid_mag={v['mag']:.5f} valid_cplx={v['cplx']:.5f} valid_raw={v['raw']:.5f}")
@@ -165,7 +166,7 @@ def main(argv=None):
             g["lr"] = lr_at(args.lr, (t0 - t_loop) / loop_budget, state["step"] - step0,
                             args.warmup if fresh_opt else 0)
         x, y = mixer.batch(args.batch)
-        with autocast(device, args.amp):
+        with autocast(device, amp):
             loss = plugin_loss(model, x, y, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -191,6 +192,21 @@ def main(argv=None):
                 break
     log(out, f"stopped after {(time.time() - t_start) / 60:.1f} min at step {state['step']}; best valid "
              f"{state['best_valid']:.5f}")
+
+
+def bf16_works(model: CRN, mixer: BatchMixer) -> bool:
+    """One forward and backward pass in bf16 autocast; False (train in fp32 / TF32) if any kernel refuses it."""
+    x, y = mixer.batch(4)
+    try:
+        with autocast(x.device, True):
+            loss = plugin_loss(model, x, y)
+        loss.backward()
+        ok = bool(torch.isfinite(loss))
+    except RuntimeError as e:
+        print(f"bf16 autocast unavailable here ({e}); training in fp32", flush=True)
+        ok = False
+    model.zero_grad(set_to_none=True)
+    return ok
 
 
 def log(out: Path, line: str):

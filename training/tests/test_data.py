@@ -44,3 +44,29 @@ def test_split_keeps_speakers_and_noises_apart():
     assert not (spk["train"] & spk["test"]) and not (spk["train"] & spk["valid"]) and spk["test"]
     assert not set(parts["train"]["noise"]) & set(parts["test"]["noise"])
     assert data.make_split(rows) == split  # reproducible from the seed
+
+
+def test_extending_the_split_places_new_files_and_moves_none():
+    rows = [{"kind": "speech", "corpus": "c", "speaker": f"spk{i}", "path": f"speech/{i}.ogg", "est_snr_db": "30"}
+            for i in range(40)]
+    rows += [{"kind": "noise", "corpus": "n", "speaker": "", "path": f"noise/{i}.ogg", "est_snr_db": ""} for i in range(20)]
+    rows += [{"kind": "rir", "corpus": "r", "speaker": "", "path": f"rir/{i}.flac", "est_snr_db": ""} for i in range(10)]
+    old = data.make_split(rows)
+    grown_rows = rows + [{"kind": "speech", "corpus": "c", "speaker": f"new{i}", "path": f"speech/n{i}.ogg",
+                          "est_snr_db": "30"} for i in range(40)]
+    grown_rows += [{"kind": "speech", "corpus": "solo", "speaker": "one", "path": "speech/solo.ogg", "est_snr_db": ""}]
+    grown_rows += [{"kind": "noise", "corpus": "n2", "speaker": "", "path": f"noise/new{i}.ogg", "est_snr_db": ""}
+                   for i in range(20)]
+    new = data.extend_split(old, grown_rows)
+    for corpus, parts in old["speakers"].items():
+        for part, spk in parts.items():
+            assert set(spk) <= set(new["speakers"][corpus][part])
+    for kind in ("noise", "rir"):
+        for part, files in old[kind].items():
+            assert set(files) <= set(new[kind][part])
+    placed = [p for v in new["noise"].values() for p in v]
+    assert sorted(placed) == sorted(r["path"] for r in grown_rows if r["kind"] == "noise")  # each exactly once
+    assert all(new["noise"][p] for p in ("train", "valid", "test"))
+    assert new["speakers"]["solo"] == {"train": ["one"], "valid": [], "test": []}
+    assert {s for p in ("test", "valid") for s in new["speakers"]["c"][p] if s.startswith("new")}  # not all to train
+    assert data.extend_split(new, grown_rows) == new  # idempotent
