@@ -38,7 +38,21 @@ def validation_set(c: corpus.Corpus, aug: Augment, items: int, device, seed: int
     return [mixer.batch(min(32, items - i)) for i in range(0, items, 32)]
 
 
-def evaluate(model: CRN, batches, weights: LossWeights, amp: bool) -> dict:
+def train_mode(model: CRN, freeze_bn: bool) -> None:
+    """Training mode; with `freeze_bn` the BatchNorm layers keep normalising with their running statistics.
+
+    Fine-tuning a trained net needs that: its running statistics were gathered on other batches (the first
+    run zero-padded its utterances, and silence weighs heavily in batch statistics), so batch statistics
+    would train a different net from the one that is exported, and the running ones would drift to match.
+    """
+    model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def evaluate(model: CRN, batches, weights: LossWeights, amp: bool, freeze_bn: bool) -> dict:
     model.eval()
     sums, n = {}, 0
     with torch.no_grad():
@@ -49,7 +63,7 @@ def evaluate(model: CRN, batches, weights: LossWeights, amp: bool) -> dict:
             for k, v in dict(parts, loss=float(total)).items():
                 sums[k] = sums.get(k, 0.0) + v * len(x)
             n += len(x)
-    model.train()
+    train_mode(model, freeze_bn)
     return {k: v / n for k, v in sums.items()}
 
 
@@ -78,6 +92,9 @@ def main(argv=None):
     ap.add_argument("--cache", help="folder for the decoded corpus (default: <out>/../cache)")
     ap.add_argument("--decoders", type=int, default=None, help="processes decoding audio (default: all cores)")
     ap.add_argument("--init", help="start from this checkpoint's weights when out/last.pt is missing")
+    ap.add_argument("--bn", choices=("auto", "frozen", "batch"), default="auto",
+                    help="BatchNorm in training: running statistics (frozen) or batch statistics; auto: frozen "
+                         "when starting from a checkpoint")
     args = ap.parse_args(argv)
     t_start = time.time()
     t_end = t_start + args.minutes * 60
@@ -123,6 +140,8 @@ def main(argv=None):
             state["best_valid"] = float("inf")  # another objective: its old number says nothing here
         mixer.gen.manual_seed(args.seed * 1_000_003 + state["step"])
         log(out, f"resumed from {resume} at step {state['step']} ({state['audio_seconds'] / 3600:.1f} h seen)")
+    freeze_bn = args.bn == "frozen" or (args.bn == "auto" and resume is not None)
+    log(out, f"BatchNorm {'frozen (running statistics)' if freeze_bn else 'on batch statistics'}")
     log(out, f"preset {args.preset} {cfg} params {model.param_count()} device {device} batch {args.batch} "
              f"crop {args.seconds} s threads {torch.get_num_threads()} bf16 autocast {amp}")
 
@@ -136,7 +155,7 @@ def main(argv=None):
         tmp.replace(path)
 
     def checkpoint():
-        v = evaluate(model, valid, weights, amp)
+        v = evaluate(model, valid, weights, amp, freeze_bn)
         line = (f"step={state['step']} audio_hours={state['audio_seconds'] / 3600:.3f} "
                 f"train_hours={state['train_seconds'] / 3600:.3f} lr={opt.param_groups[0]['lr']:.2e} "
                 f"valid_loss={v['loss']:.5f} valid_mag={v['mag']:.5f} valid_cplx={v['cplx']:.5f} valid_raw={v['raw']:.5f}")
@@ -158,7 +177,7 @@ def main(argv=None):
     t_loop = time.time()
     loop_budget = max(t_end - t_loop - 2 * checkpoint_cost, 1.0)
     losses, window_audio, window_t = [], 0.0, time.time()
-    model.train()
+    train_mode(model, freeze_bn)
     step0 = state["step"]
     while True:
         t0 = time.time()

@@ -27,3 +27,17 @@ def test_train_stops_by_itself_writes_checkpoints_and_resumes(tmp_path, monkeypa
     second = torch.load(out / "last.pt", weights_only=False)
     assert second["state"]["step"] > first["state"]["step"]
     assert "resumed from" in (out / "train.log").read_text()
+
+
+def test_frozen_batchnorm_keeps_its_running_statistics():
+    from crn_train.model import CRN, PRESETS
+
+    net = CRN(PRESETS["tiny"])
+    before = [b.running_mean.clone() for b in net.enc_bn]
+    train.train_mode(net, freeze_bn=True)
+    net(torch.rand(2, 10, 161)).sum().backward()
+    assert all(torch.equal(a, b.running_mean) for a, b in zip(before, net.enc_bn))
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for b in net.enc_bn for p in b.parameters())
+    train.train_mode(net, freeze_bn=False)
+    net(torch.rand(2, 10, 161) * 5)
+    assert not all(torch.equal(a, b.running_mean) for a, b in zip(before, net.enc_bn))
