@@ -4,8 +4,9 @@
 //! This is essentially a slimmed down version of the `LinuxEventLoop`.
 
 use anymap3::Entry;
-use nice_plug_core::nice_trace;
+use nice_plug_core::{nice_error, nice_trace};
 use parking_lot::Mutex;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, LazyLock, Weak};
 use std::thread::{self, JoinHandle};
 
@@ -94,16 +95,28 @@ impl<T: Send + 'static, E: MainThreadExecutor<T> + 'static> WorkerThread<T, E> {
 
 impl<T, E> Drop for WorkerThread<T, E> {
     fn drop(&mut self) {
-        // The thread is shut down and joined when the handle is dropped
-        self.tasks_sender
-            .send(Message::Shutdown)
-            .expect("Failed while sending worker thread shutdown request");
-        self.join_handle
-            .take()
-            // Only possible if the WorkerThread got dropped twice, somehow?
-            .expect("Missing Worker thread JoinHandle")
-            .join()
-            .expect("Worker thread panicked");
+        // PATCH(crn-denoise): this runs inside the host's call that destroys the last instance
+        // (an `extern "C"` function), where a panic aborts the host. Upstream panicked when the
+        // worker had already exited (`SendError`) and would join the worker from the worker
+        // itself when the worker dropped the last handle. Neither may take the host down.
+        let join_handle = self.join_handle.take();
+        // The worker holds a strong reference to an instance while it runs that instance's task.
+        // If the host releases the instance meanwhile, the instance - and with it possibly this
+        // last handle - is dropped on the worker. Joining would wait for ourselves, so the
+        // worker is left to exit on its own after this task (it reads the `Shutdown` below).
+        let on_worker = join_handle
+            .as_ref()
+            .is_some_and(|h| h.thread().id() == thread::current().id());
+        if self.tasks_sender.send(Message::Shutdown).is_err() {
+            // Only if the worker is already gone; nothing left to shut down
+            nice_error!("The background worker thread had already exited");
+        }
+        if let Some(join_handle) = join_handle
+            && !on_worker
+            && join_handle.join().is_err()
+        {
+            nice_error!("The background worker thread panicked");
+        }
     }
 }
 
@@ -146,13 +159,24 @@ where
     loop {
         match tasks_receiver.recv() {
             Ok(Message::Task((task, executor))) => match executor.upgrade() {
-                Some(e) => e.execute(task, true),
+                // PATCH(crn-denoise): the thread is shared by every instance in the process, so a
+                // panicking task must not end it: the other instances' tasks would be dropped and
+                // the last handle's `Drop` would find the thread gone. The closure owns `e`, so
+                // dropping the instance here (if the host released it during the task) is covered.
+                Some(e) => {
+                    let result =
+                        panic::catch_unwind(AssertUnwindSafe(move || e.execute(task, true)));
+                    if result.is_err() {
+                        nice_error!("A background task panicked, the worker thread keeps running");
+                    }
+                }
+                // PATCH(crn-denoise): upstream shut the worker down here. But the thread is shared:
+                // a task that is still queued for an instance the host has just destroyed only
+                // means that instance is gone, while other instances still hold the thread. Ending
+                // it stranded them, and the last one's `Drop` then failed to send `Shutdown` and
+                // panicked inside the host's release call, aborting the host.
                 None => {
-                    nice_trace!(
-                        "Received a new task but the executor is no longer alive, shutting down \
-                         worker"
-                    );
-                    return;
+                    nice_trace!("Dropping a task for an instance that is no longer alive");
                 }
             },
             Ok(Message::Shutdown) => return,

@@ -693,6 +693,29 @@ impl<P: Vst3Plugin> WrapperInner<P> {
     }
 }
 
+impl<P: Vst3Plugin> WrapperInner<P> {
+    /// PATCH(crn-denoise): runs `f` on the open editor, if any, when that is safe from this thread.
+    ///
+    /// On Linux, tasks posted from a thread other than the one that created the instance run on
+    /// the shared background thread whenever the host offers no `IRunLoop` or the editor is not
+    /// (yet) open. Upstream borrowed `editor_window` there unconditionally. While the host's GUI
+    /// thread opens or closes the editor it holds that cell mutably for the whole window creation
+    /// or teardown, so the borrow panicked ("already mutably borrowed") and took the shared thread
+    /// down with it; with the window open, `Fragile::get()` from the background thread panics too.
+    /// These tasks only ask the editor to repaint or to run its main-thread callback on the GUI
+    /// thread, so when the window is busy or belongs to another thread they are skipped: an editor
+    /// being opened reads every value as it draws its first frame.
+    #[cfg(feature = "editor")]
+    fn with_editor_window(&self, f: impl FnOnce(&SpawnedEditor<<P::Editor as Editor>::Handle>)) {
+        if let Ok(editor_window) = self.editor_window.try_borrow()
+            && let Some(editor_window) = editor_window.as_ref()
+            && let Ok(editor_window) = editor_window.try_get()
+        {
+            f(editor_window);
+        }
+    }
+}
+
 impl<P: Vst3Plugin> MainThreadExecutor<Task<P>> for WrapperInner<P> {
     fn execute(&self, task: Task<P>, is_gui_thread: bool) {
         // This function is always called from the main thread
@@ -702,23 +725,30 @@ impl<P: Vst3Plugin> MainThreadExecutor<Task<P>> for WrapperInner<P> {
             Task::StateChanged => {
                 use nice_plug_core::editor::EditorHandle;
 
-                if let Some(editor_window) = self.editor_window.borrow().as_ref() {
-                    editor_window.get().handle.state_changed();
-                }
+                self.with_editor_window(|editor_window| editor_window.handle.state_changed());
             }
             #[cfg(feature = "editor")]
             Task::ParameterValueChanged(param_hash, normalized_value) => {
                 use nice_plug_core::editor::EditorHandle;
 
-                if let Some(editor_window) = self.editor_window.borrow().as_ref() {
+                self.with_editor_window(|editor_window| {
                     let param_id = &self.param_id_by_hash[&param_hash];
                     editor_window
-                        .get()
                         .handle
                         .param_value_changed(param_id, normalized_value);
-                }
+                });
             }
-            Task::TriggerRestart(flags) => match &*self.component_handler.borrow() {
+            // PATCH(crn-denoise): hosts replace or clear the handler with `setComponentHandler`
+            // (clearing it before destroying the instance), which holds the cell mutably for a
+            // moment. A restart request running on the background thread then panicked in
+            // `borrow()`, ending that shared thread. The host's call is short and never waits on
+            // this thread, so wait for it here instead.
+            Task::TriggerRestart(flags) => match &*loop {
+                match self.component_handler.try_borrow() {
+                    Ok(handler) => break handler,
+                    Err(_) => std::thread::yield_now(),
+                }
+            } {
                 Some(handler) => unsafe {
                     crate::nice_debug_assert!(is_gui_thread);
                     let result = handler.restartComponent(flags);
@@ -750,12 +780,11 @@ impl<P: Vst3Plugin> MainThreadExecutor<Task<P>> for WrapperInner<P> {
             Task::CallMainThread => {
                 use nice_plug_core::editor::EditorHandle;
 
-                if let Some(editor_window) = self.editor_window.borrow().as_ref() {
-                    let editor_window = editor_window.get();
+                self.with_editor_window(|editor_window| {
                     editor_window
                         .handle
                         .host_main_thread_callback(&editor_window.window)
-                }
+                });
             }
         }
     }

@@ -767,12 +767,15 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
     }
 
     unsafe fn setParamNormalized(&self, id: ParamID, value: ParamValue) -> tresult {
-        // If the plugin is currently processing audio, then this parameter change will also be sent
-        // to the process function
-        if self.inner.is_processing.load(Ordering::SeqCst) {
-            return kResultOk;
-        }
-
+        // PATCH(crn-denoise): upstream returned here without applying the value while processing
+        // was switched on, on the assumption that the host also sends it to the next process call.
+        // Hosts that are active but not calling process (a stopped transport, a validator) never
+        // do, so the value was lost: the host showed one value while `getState()` saved another
+        // (pluginval's "not restored on setStateInformation", the SDK validator's "bypass parameter
+        // was not correctly set"). This is a single-component plugin, so the controller's value is
+        // the processor's value; setting it here is what the editor's `GuiContext` already does
+        // while processing (values and smoothers are atomics), and if the host does send the same
+        // value to process as well, setting it again changes nothing.
         let sample_rate = self
             .inner
             .current_buffer_config
