@@ -22,9 +22,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::vst3::Instance;
-use vst3::Steinberg::{
-    kPlatformTypeX11EmbedWindowID, kResultOk, IPlugView, IPlugViewTrait,
-};
+use vst3::Steinberg::Vst::IEditControllerTrait;
+use vst3::Steinberg::{kPlatformTypeX11EmbedWindowID, kResultOk, IPlugView, IPlugViewTrait};
 use vst3::ComPtr;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, WindowClass};
@@ -32,8 +31,11 @@ use x11rb::protocol::xproto::{ConnectionExt, CreateWindowAux, WindowClass};
 const THREADS: usize = 3;
 const ROUNDS: usize = 4;
 
-/// An Xvfb of our own, killed when the test ends, if there is no display to use.
-struct Xvfb(Option<Child>);
+/// An Xvfb of our own if there is no display to use. It is not killed: the editor's X
+/// connections live until the process exits, and Xlib exits the process when its server goes
+/// away under it. Started with `-terminate`, it ends by itself once the last client has gone; the
+/// connection held here keeps it up between editors.
+struct Xvfb(Option<(Child, x11rb::rust_connection::RustConnection)>);
 
 impl Xvfb {
     fn ensure() -> Self {
@@ -45,17 +47,17 @@ impl Xvfb {
                 continue;
             }
             let child = Command::new("Xvfb")
-                .args([format!(":{n}").as_str(), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
+                .args([&format!(":{n}"), "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-terminate"])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .expect("no DISPLAY and cannot start Xvfb (apt-get install xvfb)");
             let t = Instant::now();
             while t.elapsed() < Duration::from_secs(10) {
-                if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                if let Ok((conn, _)) = x11rb::connect(Some(&format!(":{n}"))) {
                     // Single test in this binary, set before any other thread exists.
                     std::env::set_var("DISPLAY", format!(":{n}"));
-                    return Xvfb(Some(child));
+                    return Xvfb(Some((child, conn)));
                 }
                 thread::sleep(Duration::from_millis(50));
             }
@@ -63,15 +65,6 @@ impl Xvfb {
             let _ = child.kill();
         }
         panic!("could not start Xvfb");
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

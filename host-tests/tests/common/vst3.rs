@@ -24,9 +24,13 @@ use vst3::Steinberg::{
 };
 use vst3::{Class, ComPtr, ComWrapper, Interface};
 
+/// `target/bundled`, or `CRN_BUNDLE_DIR` (to run these checks on another build, e.g. one made
+/// without the framework patches, to see them fail).
 pub fn bundle_so() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/bundled/crn_denoise.vst3/Contents/x86_64-linux/crn_denoise.so")
+    std::env::var_os("CRN_BUNDLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bundled"))
+        .join("crn_denoise.vst3/Contents/x86_64-linux/crn_denoise.so")
 }
 
 /// The loaded module and its audio-effect class. Loaded once per process and never unloaded,
@@ -176,7 +180,8 @@ impl Instance {
             let ptr = stream.to_com_ptr::<IBStream>().unwrap();
             assert_eq!(self.component.getState(ptr.as_ptr()), kResultOk, "getState");
         }
-        stream.data.lock().unwrap().0.clone()
+        let bytes = stream.data.lock().unwrap().0.clone();
+        bytes
     }
 
     /// What a host does to restore a project: the component's `setState`, then the same bytes
