@@ -35,12 +35,14 @@ const ROUNDS: usize = 4;
 /// connections live until the process exits, and Xlib exits the process when its server goes
 /// away under it. Started with `-terminate`, it ends by itself once the last client has gone; the
 /// connection held here keeps it up between editors.
-struct Xvfb(Option<(Child, x11rb::rust_connection::RustConnection)>);
+struct Xvfb {
+    _server: Option<(Child, x11rb::rust_connection::RustConnection)>,
+}
 
 impl Xvfb {
     fn ensure() -> Self {
         if std::env::var_os("DISPLAY").is_some() {
-            return Xvfb(None);
+            return Xvfb { _server: None };
         }
         for n in (100 + std::process::id() % 400..).take(20) {
             if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
@@ -57,7 +59,7 @@ impl Xvfb {
                 if let Ok((conn, _)) = x11rb::connect(Some(&format!(":{n}"))) {
                     // Single test in this binary, set before any other thread exists.
                     std::env::set_var("DISPLAY", format!(":{n}"));
-                    return Xvfb(Some((child, conn)));
+                    return Xvfb { _server: Some((child, conn)) };
                 }
                 thread::sleep(Duration::from_millis(50));
             }
