@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(espeak-ng sox libsox-fmt-all xvfb imagemagick xdotool libasound2-dev libjack-jackd2-dev
       libx11-xcb-dev libxcb1-dev libxcb-icccm4-dev libxcb-dri2-0-dev libgl-dev libgl1-mesa-dev
-      libgl1-mesa-dri libx11-dev jackd2 jack-tools python3-venv)
+      libgl1-mesa-dri libx11-dev jackd2 jack-tools python3-venv
+      libasound2 libfontconfig1 libfreetype6)  # the last three: pluginval at run time
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -56,8 +56,10 @@ impl CrnDenoise {
 impl Plugin for CrnDenoise {
     const NAME: &'static str = "CRN Denoise";
     const VENDOR: &'static str = "crn-denoise";
-    const URL: &'static str = "https://example.invalid/crn-denoise";
-    const EMAIL: &'static str = "crn-denoise@example.invalid";
+    // The project has no website or support address; hosts show empty fields rather than
+    // made-up ones.
+    const URL: &'static str = "";
+    const EMAIL: &'static str = "";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
@@ -144,6 +146,9 @@ impl Plugin for CrnDenoise {
         _aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
+        // FTZ/DAZ for this call only, on the host's thread (see `DenormalGuard`); the host's
+        // own setting is back when we return.
+        let _denormals = denormals::DenormalGuard::new();
         let Some(engine) = &mut self.engine else { return ProcessStatus::Normal };
         engine.set(self.params.settings());
         engine.process(buffer.as_slice());
