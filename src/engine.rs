@@ -301,6 +301,9 @@ struct Frame {
     est: Vec<f32>,
     /// Offline: whether `est` is valid. Real time: whether the frame reached the worker.
     ready: bool,
+    /// Real time: the worker's finished slot for this frame, claimed from the done queue
+    /// before the frame was due (so the queue never fills with slots nobody reads).
+    slot: Option<Box<crate::worker::Slot>>,
 }
 
 /// Where inference runs.
@@ -410,6 +413,7 @@ impl Engine {
                 mags: vec![0.0; nch * MODEL_BINS],
                 est: vec![0.0; nch * MODEL_BINS],
                 ready: false,
+                slot: None,
             })
             .collect();
         let inference = match (model, config.mode) {
@@ -594,6 +598,9 @@ impl Engine {
         }
         for f in &mut self.frames {
             f.ready = false;
+            if let (Some(slot), Inference::Worker(w)) = (f.slot.take(), &self.inference) {
+                w.recycle(slot);
+            }
         }
         self.in_pos = 0;
         self.out_pos = 0;
@@ -820,17 +827,26 @@ impl Engine {
                     while let Some(slot) = w.take_done() {
                         w.recycle(slot);
                     }
+                    if let Some(slot) = self.frames[idx].slot.take() {
+                        w.recycle(slot);
+                    }
                     return Collected::Failed;
                 }
+                let pending = self.seq_out.saturating_sub(self.slack as u64 + 1).max(self.valid_from)..self.seq_in;
+                // Claim whatever is finished, even for a skipped frame: a done queue nobody
+                // drains would keep its slots from the free list for good.
+                claim_done(w, &mut self.frames, pending.clone());
+                let frame = &self.frames[idx];
                 if !frame.ready {
                     return Collected::Held; // skipped at submission, already counted
                 }
-                let (slot, waited) = wait_for(w, seq, deadline);
+                let (slot, waited) = wait_for(w, &mut self.frames, idx, seq, pending, deadline);
                 if let Some(t) = waited {
                     self.wait.waits += 1;
                     self.wait.total += t;
                     self.wait.worst = self.wait.worst.max(t);
                 }
+                let frame = &self.frames[idx];
                 match slot {
                     Some(slot) if slot.ok => {
                         for (ch, c) in self.channels.iter_mut().enumerate() {
@@ -912,21 +928,39 @@ impl Engine {
     }
 }
 
-/// Polls the worker's finished queue for frame `seq` until `deadline`: spins briefly (a frame
-/// is often microseconds away), then yields the core so a worker sharing it can run. Never a
-/// lock or a condition variable. Frames older than `seq` (from before a reset, or late) are
-/// recycled on the way. Returns the slot, and how long it waited when it had to.
-fn wait_for(w: &Worker, seq: u64, deadline: Option<Instant>) -> (Option<Box<crate::worker::Slot>>, Option<Duration>) {
+/// Moves every finished slot from the worker's done queue into its frame's entry when that
+/// frame is still pending (numbers in `pending`), and recycles the rest (from before a reset,
+/// or late frames already resynthesised). Never waits.
+fn claim_done(w: &Worker, frames: &mut [Frame], pending: std::ops::Range<u64>) {
+    let ring = frames.len() as u64;
+    while let Some(slot) = w.take_done() {
+        if pending.contains(&slot.seq) {
+            if let Some(old) = frames[(slot.seq % ring) as usize].slot.replace(slot) {
+                w.recycle(old);
+            }
+        } else {
+            w.recycle(slot);
+        }
+    }
+}
+
+/// Frame `seq` (ring index `idx`)'s finished slot, polled for until `deadline`: spins briefly
+/// (a frame is often microseconds away), then yields the core so a worker sharing it can run.
+/// Never a lock or a condition variable. Returns the slot, and how long it waited when it had to.
+fn wait_for(
+    w: &Worker,
+    frames: &mut [Frame],
+    idx: usize,
+    seq: u64,
+    pending: std::ops::Range<u64>,
+    deadline: Option<Instant>,
+) -> (Option<Box<crate::worker::Slot>>, Option<Duration>) {
     let mut started: Option<Instant> = None;
     let mut spins = 0u32;
     loop {
-        match w.take_done() {
-            Some(slot) if slot.seq == seq => return (Some(slot), started.map(|s| s.elapsed())),
-            Some(slot) => {
-                w.recycle(slot);
-                continue;
-            }
-            None => {}
+        claim_done(w, frames, pending.clone());
+        if frames[idx].slot.as_ref().is_some_and(|s| s.seq == seq) {
+            return (frames[idx].slot.take(), started.map(|s| s.elapsed()));
         }
         let Some(deadline) = deadline else { return (None, None) };
         let now = Instant::now();
