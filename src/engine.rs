@@ -677,9 +677,20 @@ impl Engine {
             c.input.copy_within(hop.., 0);
         }
         f.ready = false;
+        let pending = self.seq_out.saturating_sub(self.slack as u64).max(self.valid_from)..self.seq_in;
+        let free = match &self.inference {
+            Inference::Worker(w) => w.take_free().or_else(|| {
+                // Slots may sit unread in the done queue (stale after a reset, or late): claim
+                // them, which frees the stale ones, before calling this frame skipped.
+                claim_done(w, &mut self.frames, pending);
+                w.take_free()
+            }),
+            _ => None,
+        };
+        let f = &mut self.frames[(self.seq_in % ring) as usize];
         match &mut self.inference {
             Inference::None => {}
-            Inference::Worker(w) => match w.take_free() {
+            Inference::Worker(w) => match free {
                 Some(mut slot) => {
                     slot.seq = self.seq_in;
                     // Kept pending through skipped frames: the worker must still clear its state.
