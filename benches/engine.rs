@@ -2,9 +2,10 @@
 //! instance start-up. `cargo bench --bench engine`; `scripts/bench.py` runs it and writes
 //! BENCHMARKS.md from target/criterion/*/*/new/estimates.json.
 //!
-//! Every engine here is in `Mode::Offline`, which waits for the inference worker on each hop,
-//! so a measured block includes analysis, the model on the worker thread, the hand-offs and
-//! the synthesis: the full CPU cost of that audio, not just the audio thread's share.
+//! Every engine here is in `Mode::Offline`, which runs the model on the calling thread (no
+//! worker), so a measured block includes analysis, the model and the synthesis: the full CPU
+//! cost of that audio, not just the audio thread's share. Real-time waiting is measured by
+//! `examples/wait.rs`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -131,11 +132,8 @@ fn cpu_now() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// (b, c) again, timed in process CPU time instead of wall time. The wall-clock benches above
-/// serialise the worker with the caller (a hop waits for the frame just submitted, with a
-/// thread wake-up on each side), which adds idle time; between real host callbacks the worker
-/// runs in parallel. Offline waits park the thread (no spinning), so CPU time is the work done:
-/// this is the number for "% of a core".
+/// (b, c) again, timed in process CPU time instead of wall time: the number for "% of a core"
+/// (offline has no worker and no waiting, so the two now nearly agree).
 fn cpu_cost(c: &mut Criterion) {
     let m = model();
     let mut g = c.benchmark_group("cpu_48k");

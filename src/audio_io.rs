@@ -213,16 +213,56 @@ fn source_kind(codec: CodecType, bits: Option<u32>) -> SourceKind {
     }
 }
 
-/// Float to integer of `bits`, rounded and clipped.
-fn quantise(x: f32, bits: u32) -> i32 {
-    let scale = (1i64 << (bits - 1)) as f32;
-    let max = (1i64 << (bits - 1)) - 1;
-    let v = (x as f64 * scale as f64).round();
-    if v.is_nan() {
-        0
-    } else {
-        v.clamp(-(max as f64) - 1.0, max as f64) as i32
+/// Float to integer of `bits`: rounded and clipped, with TPDF dither at 16 bits.
+///
+/// Re-quantising to 16 bits without dither turns quiet passages (a denoised noise floor, a
+/// fade) into distortion correlated with the signal; triangular dither of +-1 LSB makes the
+/// error a constant, signal-independent hiss instead. 24 bits needs none (its error is below
+/// any converter's noise).
+struct Quantiser {
+    bits: u32,
+    /// xorshift state; a fixed seed so a file encodes the same way every time (and 16-bit WAV
+    /// and FLAC of the same audio hold the same samples).
+    rng: u64,
+}
+
+impl Quantiser {
+    fn new(bits: u32) -> Self {
+        Self { bits, rng: 0x9e37_79b9_7f4a_7c15 }
     }
+
+    fn uniform(&mut self) -> f64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn quantise(&mut self, x: f32) -> i32 {
+        let scale = (1i64 << (self.bits - 1)) as f64;
+        let max = ((1i64 << (self.bits - 1)) - 1) as f64;
+        let dither = if self.bits <= 16 { self.uniform() - self.uniform() } else { 0.0 };
+        let v = (x as f64 * scale + dither).round();
+        if v.is_nan() {
+            0
+        } else {
+            v.clamp(-max - 1.0, max) as i32
+        }
+    }
+}
+
+/// Set by the CLI's Ctrl-C handler: encoding stops and the temporary file is removed.
+pub fn interrupted() -> bool {
+    crate::interrupt::requested()
+}
+
+fn check_interrupt(i: usize) -> Result<(), String> {
+    if i % 65536 == 0 && interrupted() {
+        return Err("interrupted".into());
+    }
+    Ok(())
 }
 
 /// Encodes `channels` (planar, equal lengths) into `out`.
@@ -243,11 +283,13 @@ pub fn encode<W: Write + Seek>(out: W, channels: &[Vec<f32>], sample_rate: u32, 
             let spec = hound::WavSpec { channels: nch as u16, sample_rate, bits_per_sample: bits, sample_format: format };
             let err = |e: hound::Error| format!("cannot write WAV: {e}");
             let mut w = hound::WavWriter::new(BufWriter::new(out), spec).map_err(err)?;
+            let mut q = Quantiser::new(bits as u32);
             for i in 0..frames {
+                check_interrupt(i)?;
                 for ch in channels {
                     match format {
                         hound::SampleFormat::Float => w.write_sample(ch[i]),
-                        hound::SampleFormat::Int => w.write_sample(quantise(ch[i], bits as u32)),
+                        hound::SampleFormat::Int => w.write_sample(q.quantise(ch[i])),
                     }
                     .map_err(err)?;
                 }
@@ -271,9 +313,11 @@ fn encode_flac<W: Write>(mut out: W, channels: &[Vec<f32>], sample_rate: u32, bi
     }
     let frames = channels.first().map_or(0, Vec::len);
     let mut interleaved = Vec::with_capacity(frames * nch);
+    let mut q = Quantiser::new(bits);
     for i in 0..frames {
+        check_interrupt(i)?;
         for ch in channels {
-            interleaved.push(quantise(ch[i], bits));
+            interleaved.push(q.quantise(ch[i]));
         }
     }
     let bs = flac_block_size(frames).ok_or("too short for FLAC (under 64 samples)")?;
@@ -324,26 +368,46 @@ fn flac_block_size(frames: usize) -> Option<usize> {
     (MIN..=4096).rev().find(|bs| frames % bs == 0 || frames % bs >= MIN)
 }
 
-/// Writes to `path` through a temporary file in the same directory, renamed when complete, so
-/// an interrupted run never leaves a partial file under the final name.
-pub fn write_file(path: &Path, channels: &[Vec<f32>], sample_rate: u32, enc: Encoding) -> Result<(), String> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".crn-denoise-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
-    encode(tmp.as_file_mut(), channels, sample_rate, enc)?;
-    tmp.as_file().sync_all().map_err(|e| format!("cannot write: {e}"))?;
-    // Temporary files are private (0600); an audio file is normally readable by others.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+/// An output being written: a temporary file beside its final name (so an interrupted run never
+/// leaves a partial file under that name), renamed into place by [`PendingFile::finish`].
+/// Dropped unfinished (an error, or Ctrl-C, which the CLI turns into an error) it is removed.
+pub struct PendingFile {
+    tmp: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+impl PendingFile {
+    /// Creates the temporary file now, so an unwritable directory fails before any work.
+    pub fn create(path: &Path) -> Result<Self, String> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".crn-denoise-")
+            .suffix(".part")
+            .tempfile_in(dir)
+            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        Ok(Self { tmp, path: path.to_path_buf() })
     }
-    tmp.persist(path).map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
-    Ok(())
+
+    pub fn finish(mut self, channels: &[Vec<f32>], sample_rate: u32, enc: Encoding) -> Result<(), String> {
+        encode(self.tmp.as_file_mut(), channels, sample_rate, enc)?;
+        self.tmp.as_file().sync_all().map_err(|e| format!("cannot write: {e}"))?;
+        // Temporary files are private (0600); an output gets what a new file gets: 0666 less
+        // the umask, as `cp` or a shell redirection would give it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = 0o666 & !crate::interrupt::umask();
+            let _ = self.tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode));
+        }
+        self.tmp.persist(&self.path).map_err(|e| format!("cannot write {}: {}", self.path.display(), e.error))?;
+        Ok(())
+    }
+}
+
+/// Writes `channels` to `path` through a [`PendingFile`].
+pub fn write_file(path: &Path, channels: &[Vec<f32>], sample_rate: u32, enc: Encoding) -> Result<(), String> {
+    PendingFile::create(path)?.finish(channels, sample_rate, enc)
 }

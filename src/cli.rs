@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::audio_io::{self, Audio, Encoding, SourceKind};
-use crate::engine::{Engine, Mode, Settings, NO_LIMIT_DB};
+use crate::engine::{defaults, Engine, Mode, Output, Settings, NO_LIMIT_DB};
 use crate::meter::Meters;
 use crate::model::{self, Model};
 use crate::render;
@@ -39,6 +39,17 @@ pub enum Format {
     Flac,
 }
 
+/// Which stems to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Stems {
+    /// The denoised signal
+    Denoised,
+    /// The removed noise alone: input minus denoised, so the two sum to the input
+    Removed,
+    /// Both in one pass: OUT, and the removed noise next to it as NAME.removed.EXT
+    Both,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "crn-denoise",
@@ -58,15 +69,15 @@ pub struct Args {
     pub out_dir: Option<PathBuf>,
 
     /// Wet share in percent (0 = dry input, latency-aligned)
-    #[arg(long, value_name = "PERCENT", default_value_t = 100.0, value_parser = percent)]
+    #[arg(long, value_name = "PERCENT", default_value_t = defaults::MIX * 100.0, value_parser = percent)]
     pub mix: f32,
 
     /// Largest reduction of any frequency in dB (0 = no change, 100 = no limit)
-    #[arg(long = "atten-limit", value_name = "DB", default_value_t = 30.0, value_parser = atten_db)]
+    #[arg(long = "atten-limit", value_name = "DB", default_value_t = defaults::ATTENUATION_LIMIT_DB, value_parser = atten_db)]
     pub atten_limit: f32,
 
     /// Output gain in dB
-    #[arg(long, value_name = "DB", default_value_t = 0.0, value_parser = gain_db, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DB", default_value_t = defaults::OUTPUT_GAIN_DB, value_parser = gain_db, allow_hyphen_values = true)]
     pub gain: f32,
 
     /// Process channels independently (default: one gain for all channels, image kept)
@@ -81,6 +92,10 @@ pub struct Args {
     /// theirs; MP3/Ogg become float WAV; with IN OUT, an OUT ending in .flac means FLAC]
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
+
+    /// What to write: the denoised signal, the removed noise, or both stems in one pass
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = Stems::Denoised)]
+    pub output: Stems,
 
     /// No progress bar and no list of written files (errors are still shown)
     #[arg(short, long)]
@@ -120,6 +135,7 @@ impl Args {
             output_gain_db: self.gain,
             stereo_link: !self.no_link,
             bypass: false,
+            output: if self.output == Stems::Removed { Output::Removed } else { Output::Denoised },
         }
     }
 }
@@ -180,6 +196,9 @@ impl ModelPool {
     }
 }
 
+/// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
 /// Denoises channels in place exactly as the plugin's offline bounce does.
 pub fn denoise(model: Arc<Model>, audio: &mut Audio, settings: Settings) -> Result<(), String> {
     let mut engine = Engine::new(
@@ -191,7 +210,9 @@ pub fn denoise(model: Arc<Model>, audio: &mut Audio, settings: Settings) -> Resu
     );
     engine.set(settings);
     engine.reset();
-    render::render(&mut engine, &mut audio.channels, BLOCK);
+    if !render::render_until(&mut engine, &mut audio.channels, BLOCK, &crate::interrupt::requested) {
+        return Err("interrupted".into());
+    }
     match engine.worker_error() {
         Some(e) => Err(format!("inference failed: {e}")),
         None => Ok(()),
@@ -205,6 +226,7 @@ pub fn main() -> i32 {
     if std::env::var_os("RUST_BACKTRACE").is_none() {
         std::panic::set_hook(Box::new(|_| {}));
     }
+    crate::interrupt::install();
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -313,6 +335,10 @@ pub fn run(args: Args) -> i32 {
         let ok = results.iter().filter(|r| r.is_ok()).count();
         eprintln!("crn-denoise: {ok} file(s), {secs:.1} s of audio in {wall:.1} s ({:.0}x realtime)", secs / wall);
     }
+    if crate::interrupt::requested() {
+        eprintln!("crn-denoise: interrupted; unfinished outputs removed");
+        return EXIT_INTERRUPTED;
+    }
     for (path, e) in &failures {
         eprintln!("crn-denoise: {}: {e}", path.display());
     }
@@ -389,6 +415,51 @@ fn same_file(_: &Path, _: &Path) -> bool {
     false
 }
 
+/// The output's name in a directory: the input's file name with its last extension (only)
+/// replaced, so `2024.01.05 meeting.wav` stays `2024.01.05 meeting.wav` and `take.v1.wav` and
+/// `take.v2.wav` stay apart.
+pub fn output_name(input: &Path, ext: &str) -> Option<PathBuf> {
+    let stem = input.file_stem()?;
+    let mut name = stem.to_os_string();
+    name.push(".");
+    name.push(ext);
+    Some(PathBuf::from(name))
+}
+
+/// Where the removed-noise stem goes next to `output`: `NAME.removed.EXT`.
+pub fn removed_path(output: &Path) -> PathBuf {
+    let ext = output.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = output.file_stem().map(|s| s.to_os_string()).unwrap_or_default();
+    let mut name = stem;
+    name.push(".removed");
+    if !ext.is_empty() {
+        name.push(".");
+        name.push(ext);
+    }
+    output.with_file_name(name)
+}
+
+/// An explicit output extension must be the format written: WAV bytes under `.mp3` would
+/// mislead every player and tool.
+fn check_extension(output: &Path, enc: Encoding) -> Result<(), String> {
+    let Some(ext) = output.extension().and_then(|e| e.to_str()) else { return Ok(()) };
+    let ext = ext.to_ascii_lowercase();
+    let ok = match enc {
+        Encoding::Flac(_) => ext == "flac",
+        _ => ext == "wav" || ext == "wave",
+    };
+    if ok {
+        Ok(())
+    } else {
+        let written = if matches!(enc, Encoding::Flac(_)) { "FLAC" } else { "WAV" };
+        Err(format!(
+            "output {} ends in .{ext}, but {written} would be written (crn-denoise writes WAV or FLAC: name it .{} or pick --format)",
+            output.display(),
+            enc.extension()
+        ))
+    }
+}
+
 fn process(
     job: &Job,
     args: &Args,
@@ -405,35 +476,45 @@ fn process(
         }
     }
     let mut audio = audio_io::decode(&job.input)?;
-    let output = match &job.target {
-        Target::File(p) => p.clone(),
+    let (output, enc) = match &job.target {
+        Target::File(p) => (p.clone(), encoding_for(args.format, audio.kind, p.extension().and_then(|e| e.to_str()))),
         Target::Dir(d) => {
-            let stem = job.input.file_stem().ok_or("input has no file name")?;
             let enc = encoding_for(args.format, audio.kind, None);
-            d.join(stem).with_extension(enc.extension())
+            (d.join(output_name(&job.input, enc.extension()).ok_or("input has no file name")?), enc)
         }
     };
-    let out_ext = output.extension().and_then(|e| e.to_str());
-    let enc = match &job.target {
-        Target::File(_) => encoding_for(args.format, audio.kind, out_ext),
-        Target::Dir(_) => encoding_for(args.format, audio.kind, None),
-    };
-    let r = resolved(&output);
-    if inputs.contains(&r) || same_file(&output, &job.input) {
-        return Err(format!("output {} is an input file; refusing to overwrite it", output.display()));
+    check_extension(&output, enc)?;
+    let mut outputs = vec![output.clone()];
+    if args.output == Stems::Both {
+        outputs.push(removed_path(&output));
     }
-    {
+    for out in &outputs {
+        let r = resolved(out);
+        if inputs.contains(&r) || same_file(out, &job.input) {
+            return Err(format!("output {} is an input file; refusing to overwrite it", out.display()));
+        }
         let mut c = claimed.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(other) = c.get(&r) {
-            return Err(format!("output {} is also the output of {}; skipped", output.display(), other.display()));
+            return Err(format!("output {} is also the output of {}; skipped", out.display(), other.display()));
         }
         c.insert(r, job.input.clone());
     }
+    // The temporary files exist from here on, so an unwritable directory fails before the work.
+    let pending: Vec<audio_io::PendingFile> = outputs.iter().map(|o| audio_io::PendingFile::create(o)).collect::<Result<_, _>>()?;
     let seconds = audio.seconds();
+    let input = (args.output == Stems::Both).then(|| audio.channels.clone());
     let model = pool.take();
     let result = denoise(model.clone(), &mut audio, settings);
     pool.give(model);
     result?;
-    audio_io::write_file(&output, &audio.channels, audio.sample_rate, enc)?;
+    let mut pending = pending.into_iter();
+    if let Some(p) = pending.next() {
+        p.finish(&audio.channels, audio.sample_rate, enc)?;
+    }
+    if let (Some(p), Some(input)) = (pending.next(), input) {
+        let removed = render::removed(&input, &audio.channels);
+        drop(input);
+        p.finish(&removed, audio.sample_rate, enc)?;
+    }
     Ok(Done { output, seconds })
 }

@@ -18,10 +18,10 @@ use nice_plug_egui::resizable_window::ResizableWindow;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, RepaintNotifier};
 
 use crate::engine::NO_LIMIT_DB;
-use crate::meter::Meters;
-use crate::params::CrnParams;
+use crate::meter::{Meters, Status};
+use crate::params::{CrnParams, LatencyChoice, OutputChoice};
 
-use knob::{toggle, Knob};
+use knob::{toggle, toggle_choice, Knob};
 use meters::{MaskView, MeterState};
 
 pub const DEFAULT_SIZE: (u32, u32) = (860, 520);
@@ -29,8 +29,9 @@ pub const DEFAULT_SIZE: (u32, u32) = (860, 520);
 const MIN_SIZE: (f32, f32) = (680.0, 440.0);
 const MAX_SIZE: (f32, f32) = (1800.0, 1200.0);
 
-pub fn default_state() -> Arc<EguiEditorState> {
-    EguiEditorState::from_size(LogicalSize::new(DEFAULT_SIZE.0, DEFAULT_SIZE.1), 1.0)
+/// The window's state at `size` (logical pixels), e.g. the size saved with the project.
+pub fn state_at(size: (u32, u32)) -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(LogicalSize::new(size.0, size.1), 1.0)
 }
 
 pub struct App {
@@ -39,6 +40,8 @@ pub struct App {
     /// Set when the window opens; the knobs need it to talk to the host.
     gui: Option<GuiContext>,
     levels: MeterState,
+    /// The window's live state; its size is copied into the saved parameter as it changes.
+    state: Arc<EguiEditorState>,
 }
 
 impl nice_plug_egui::NiceEguiApp for App {
@@ -54,6 +57,13 @@ impl nice_plug_egui::NiceEguiApp for App {
         ui.ctx().request_repaint();
         let now = ui.input(|i| i.time);
         self.levels.update(&self.meters, now);
+        let size = self.state.logical_size();
+        let size = (size.width.round() as u32, size.height.round() as u32);
+        if let Ok(mut saved) = self.params.editor_size.lock() {
+            if *saved != size {
+                *saved = size;
+            }
+        }
         let Some(gui) = self.gui.clone() else { return };
         let setter = gui.param_setter();
         ResizableWindow::new("crn-denoise-editor")
@@ -74,8 +84,8 @@ impl App {
         let r = full.shrink(14.0);
         let gap = 10.0;
         let header = Rect::from_min_size(r.min, vec2(r.width(), 40.0));
-        let status = Rect::from_min_max(pos2(r.left(), r.bottom() - 24.0), r.max);
-        let body = Rect::from_min_max(pos2(r.left(), header.bottom() + 4.0), pos2(r.right(), status.top() - gap));
+        let status_rect = Rect::from_min_max(pos2(r.left(), r.bottom() - 24.0), r.max);
+        let body = Rect::from_min_max(pos2(r.left(), header.bottom() + 4.0), pos2(r.right(), status_rect.top() - gap));
         let controls_h = (body.height() * 0.38).clamp(150.0, 220.0);
         let top = Rect::from_min_max(body.min, pos2(body.right(), body.bottom() - controls_h - gap));
         let controls = Rect::from_min_max(pos2(body.left(), top.bottom() + gap), body.max);
@@ -83,17 +93,17 @@ impl App {
         let plot = Rect::from_min_max(top.min, pos2(top.right() - meters_w - gap, top.bottom()));
         let levels = Rect::from_min_max(pos2(plot.right() + gap, top.top()), top.max);
 
-        let status_text = self.meters.status();
-        // lib.rs words a missing or broken model as "passthrough: ..."; other statuses still denoise.
-        let passthrough = status_text.starts_with("passthrough");
+        let status = self.meters.status();
 
         self.header(ui, header);
 
         let limit = self.params.attenuation_limit.value();
         let inactive = if self.params.bypass.value() {
             Some("BYPASSED")
-        } else if passthrough {
+        } else if matches!(status, Status::Passthrough(_)) {
             Some("PASSTHROUGH — no model")
+        } else if status == Status::ModelFailed {
+            Some("PASSTHROUGH — model failed")
         } else {
             None
         };
@@ -107,7 +117,7 @@ impl App {
         meters::paint_levels(ui.painter(), levels, &self.levels);
 
         self.controls(ui, controls, setter);
-        self.status_line(ui, status, &status_text);
+        self.status_line(ui, status_rect, &status);
     }
 
     fn header(&self, ui: &Ui, rect: Rect) {
@@ -141,16 +151,36 @@ impl App {
         let sep = knobs.right() + 8.0;
         ui.painter().line_segment([pos2(sep, inner.top() + 6.0), pos2(sep, inner.bottom() - 6.0)], egui::Stroke::new(1.0, theme::BORDER));
         let tx = inner.right() - toggles_w;
-        let button_h = 40.0;
-        let total = button_h * 2.0 + 14.0;
+        let gap = 6.0;
+        let button_h = ((inner.height() - 3.0 * gap) / 4.0).min(36.0);
+        let total = button_h * 4.0 + 3.0 * gap;
         let y0 = inner.center().y - total * 0.5;
-        let link = Rect::from_min_size(pos2(tx, y0), vec2(toggles_w, button_h));
-        let bypass = Rect::from_min_size(pos2(tx, y0 + button_h + 14.0), vec2(toggles_w, button_h));
-        toggle(ui, link, &p.stereo_link, setter, "Stereo link", theme::ACCENT, "One gain for both channels keeps the stereo image steady");
-        toggle(ui, bypass, &p.bypass, setter, "Bypass", theme::BYPASS, "Pass the input through (latency stays the same)");
+        let row = |i: usize| Rect::from_min_size(pos2(tx, y0 + i as f32 * (button_h + gap)), vec2(toggles_w, button_h));
+        toggle(ui, row(0), &p.stereo_link, setter, "Stereo link", theme::ACCENT, "One gain for both channels keeps the stereo image steady");
+        toggle_choice(
+            ui,
+            row(1),
+            &p.output,
+            setter,
+            (OutputChoice::Removed, OutputChoice::Denoised),
+            "Removed noise",
+            theme::WARM,
+            "Listen to what is taken away (input minus output), to check no speech goes with it",
+        );
+        toggle_choice(
+            ui,
+            row(2),
+            &p.latency,
+            setter,
+            (LatencyChoice::Low, LatencyChoice::Standard),
+            "20 ms latency",
+            theme::GAIN,
+            "20 ms instead of 30 ms for live monitoring; the model gets less time, so a busy machine holds gains more often",
+        );
+        toggle(ui, row(3), &p.bypass, setter, "Bypass", theme::BYPASS, "Pass the input through (latency stays the same)");
     }
 
-    fn status_line(&self, ui: &Ui, rect: Rect, status: &str) {
+    fn status_line(&self, ui: &Ui, rect: Rect, status: &Status) {
         let painter = ui.painter();
         let font = FontId::proportional(13.0);
         let rate = self.meters.sample_rate.load(Ordering::Relaxed);
@@ -170,8 +200,11 @@ impl App {
         put(format!("latency {:.1} ms ({latency} samples)", latency as f32 / rate * 1000.0), theme::TEXT_DIM);
         // Late frames mean the machine cannot keep up: worth a colour, not an alarm.
         put(format!("late frames {late}"), if late > 0 { theme::CAUTION } else { theme::TEXT_DIM });
-        if !status.is_empty() {
-            put(format!("⚠ {status}"), theme::WARN);
+        match status {
+            Status::Denoising { note } if note.is_empty() => {}
+            Status::Denoising { note } => put(format!("⚠ {note}"), theme::CAUTION),
+            Status::Passthrough(why) => put(format!("⚠ passthrough: {why}"), theme::WARN),
+            Status::ModelFailed => put("⚠ passthrough: the model failed while running".into(), theme::WARN),
         }
     }
 }
@@ -183,10 +216,13 @@ pub fn create(params: Arc<CrnParams>, meters: Arc<Meters>) -> Option<EguiEditor<
             Some(LogicalSize::new(MIN_SIZE.0, MIN_SIZE.1)),
             Some(LogicalSize::new(MAX_SIZE.0, MAX_SIZE.1)),
         ));
+    // Opened after the host restored the project: start at the size saved with it.
+    let size = params.editor_size.lock().map(|s| *s).unwrap_or(DEFAULT_SIZE);
+    let state = state_at(size);
     create_egui_editor(
-        params.editor_state.clone(),
+        state.clone(),
         RepaintNotifier::new(),
         settings,
-        App { params, meters, gui: None, levels: MeterState::default() },
+        App { params, meters, gui: None, levels: MeterState::default(), state },
     )
 }

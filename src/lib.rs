@@ -10,6 +10,7 @@ pub mod bands;
 pub mod denormals;
 pub mod editor;
 pub mod engine;
+pub mod inference;
 pub mod meter;
 pub mod model;
 pub mod params;
@@ -18,8 +19,9 @@ pub mod stft;
 pub mod worker;
 pub mod audio_io;
 pub mod cli;
+pub mod interrupt;
 
-use engine::{Engine, Mode};
+use engine::{Config, Engine, Mode};
 use meter::Meters;
 use model::Model;
 use params::CrnParams;
@@ -99,29 +101,24 @@ impl Plugin for CrnDenoise {
             _ => Mode::Realtime,
         };
         let rate = buffer_config.sample_rate;
-        let max_block = buffer_config.max_buffer_size as usize;
         let model = self.model();
-        let reusable = self.engine.as_ref().is_some_and(|e| {
-            e.spec().sample_rate == rate
-                && e.channels() == channels
-                && e.is_denoising() == model.is_ok()
-                && e.slack() == engine::slack_for(rate, max_block)
-        });
-        if reusable {
-            let e = self.engine.as_mut().unwrap();
-            e.set_mode(mode);
-        } else {
+        let config = Config::new(rate, channels, mode)
+            .with_latency(self.params.latency_mode())
+            .with_max_block(buffer_config.max_buffer_size as usize);
+        let reusable = self.engine.as_ref().is_some_and(|e| e.config() == config && e.is_denoising() == model.is_ok());
+        if !reusable {
             // Drop the old engine (and join its worker) before the new one starts its own.
             self.engine = None;
-            self.engine =
-                Some(Engine::with_max_block(rate, channels, model.clone().ok(), mode, self.meters.clone(), max_block));
+            self.engine = Some(Engine::with_config(config, model.clone().ok(), self.meters.clone()));
         }
         let status = match (&model, rate) {
-            (Err(e), _) => format!("passthrough: {e}"),
-            (Ok(_), r) if !(8_000.0..=192_000.0).contains(&r) => format!("{r} Hz is outside 8-192 kHz; denoising anyway"),
-            _ => String::new(),
+            (Err(e), _) => meter::Status::Passthrough(e.clone()),
+            (Ok(_), r) if !(8_000.0..=192_000.0).contains(&r) => {
+                meter::Status::Denoising { note: format!("{r} Hz is outside 8-192 kHz; denoising anyway") }
+            }
+            _ => meter::Status::Denoising { note: String::new() },
         };
-        self.meters.set_status(&status);
+        self.meters.set_status(status);
         if let Ok(m) = &model {
             if let Ok(mut n) = self.meters.model_name.lock() {
                 *n = format!("{} ({} params)", m.info.name, m.info.params);
@@ -144,12 +141,19 @@ impl Plugin for CrnDenoise {
         &mut self,
         buffer: &mut Buffer,
         _aux: &mut AuxiliaryBuffers,
-        _context: &mut impl ProcessContext<Self>,
+        context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         // FTZ/DAZ for this call only, on the host's thread (see `DenormalGuard`); the host's
         // own setting is back when we return.
         let _denormals = denormals::DenormalGuard::new();
         let Some(engine) = &mut self.engine else { return ProcessStatus::Normal };
+        let latency = self.params.latency_mode();
+        if latency != engine.config().latency {
+            // Preallocated for both modes: switching only clears the signal. The host is told
+            // the new delay (it restarts the plugin to compensate it).
+            engine.set_latency_mode(latency);
+            context.set_latency_samples(engine.latency() as u32);
+        }
         engine.set(self.params.settings());
         engine.process(buffer.as_slice());
         ProcessStatus::Normal

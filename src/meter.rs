@@ -25,9 +25,9 @@ pub struct Meters {
     pub model_failed: AtomicBool,
     pub sample_rate: AtomicF32,
     pub latency_samples: AtomicU32,
-    /// Why the plugin passes audio through instead of denoising; empty when it denoises.
-    /// Written outside the audio thread (activation), read by the editor.
-    pub status: Mutex<String>,
+    /// What activation found (denoising, or passthrough and why). Written outside the audio
+    /// thread, read by the editor; a failure while running is `model_failed`.
+    pub status: Mutex<Status>,
     pub model_name: Mutex<String>,
 }
 
@@ -43,27 +43,35 @@ impl Default for Meters {
             model_failed: AtomicBool::new(false),
             sample_rate: AtomicF32::new(0.0),
             latency_samples: AtomicU32::new(0),
-            status: Mutex::new(String::new()),
+            status: Mutex::new(Status::Denoising { note: String::new() }),
             model_name: Mutex::new(String::new()),
         }
     }
 }
 
+/// What the plugin is doing, for the editor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Denoising; `note` is a caution worth showing (an unusual sample rate), or empty.
+    Denoising { note: String },
+    /// No model could be loaded: audio passes through, latency-aligned.
+    Passthrough(String),
+    /// The model failed while running: audio passes through from then on.
+    ModelFailed,
+}
+
 impl Meters {
-    pub fn set_status(&self, s: &str) {
+    pub fn set_status(&self, s: Status) {
         if let Ok(mut st) = self.status.lock() {
-            st.clear();
-            st.push_str(s);
+            *st = s;
         }
     }
 
-    /// Why the plugin does not denoise, for the editor; empty when it does.
-    pub fn status(&self) -> String {
-        let s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
-        if s.is_empty() && self.model_failed.load(Ordering::Relaxed) {
-            return "passthrough: the model failed while running".into();
+    pub fn status(&self) -> Status {
+        if self.model_failed.load(Ordering::Relaxed) {
+            return Status::ModelFailed;
         }
-        s
+        self.status.lock().map(|s| s.clone()).unwrap_or(Status::Denoising { note: String::new() })
     }
 
     pub fn late(&self) -> u64 {

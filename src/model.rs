@@ -2,8 +2,9 @@
 //!
 //! The runtime library is loaded at run time from `$CRN_ORT_LIB` when that is set (and then
 //! only from there), else from the directory of the binary that holds this code (the plugin's
-//! `.so` inside its bundle, or the CLI), that directory's `lib/`, and last the `runtime/` folder
-//! of the source checkout (development). Every failure is returned as text for the editor or the
+//! `.so` inside its bundle, or the CLI), and that directory's `lib/`. Only under cargo (`cargo
+//! run`, `cargo test`, which set `CARGO_MANIFEST_DIR` in the environment) is the checkout's
+//! `runtime/` folder tried as well: a shipped binary never looks at the build machine's paths. Every failure is returned as text for the editor or the
 //! CLI: a plugin must never take the host down because a file is missing.
 
 use std::path::{Path, PathBuf};
@@ -43,8 +44,11 @@ fn runtime_candidates() -> Vec<PathBuf> {
         c.push(dir.join(ORT_LIB_NAME));
         c.push(dir.join("lib").join(ORT_LIB_NAME));
     }
-    // Last resort for `cargo run` / `cargo test` in a checkout (scripts/fetch-onnxruntime.sh).
-    c.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime").join(ORT_LIB_NAME));
+    // `cargo run` / `cargo test` in a checkout (scripts/fetch-onnxruntime.sh). Read at run time,
+    // never baked in: `env!` would make every release binary probe the build machine's path.
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        c.push(Path::new(&dir).join("runtime").join(ORT_LIB_NAME));
+    }
     c
 }
 

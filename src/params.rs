@@ -1,16 +1,56 @@
 //! The plugin's parameters, as the host sees them.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use nice_plug::prelude::*;
-use nice_plug_egui::EguiEditorState;
 
-use crate::engine::{Settings, NO_LIMIT_DB};
+use crate::engine::{defaults, LatencyMode, Output, Settings, NO_LIMIT_DB};
+
+/// The host-facing names of [`LatencyMode`].
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LatencyChoice {
+    #[id = "30ms"]
+    #[name = "30 ms"]
+    Standard,
+    #[id = "20ms"]
+    #[name = "20 ms (live)"]
+    Low,
+}
+
+impl LatencyChoice {
+    pub fn mode(self) -> LatencyMode {
+        match self {
+            LatencyChoice::Standard => LatencyMode::Standard,
+            LatencyChoice::Low => LatencyMode::Low,
+        }
+    }
+}
+
+/// The host-facing names of [`Output`].
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputChoice {
+    #[id = "denoised"]
+    Denoised,
+    #[id = "removed"]
+    #[name = "Removed noise"]
+    Removed,
+}
+
+impl OutputChoice {
+    pub fn output(self) -> Output {
+        match self {
+            OutputChoice::Denoised => Output::Denoised,
+            OutputChoice::Removed => Output::Removed,
+        }
+    }
+}
 
 #[derive(Params)]
 pub struct CrnParams {
-    /// Window size; not a host parameter.
-    pub editor_state: Arc<EguiEditorState>,
+    /// The editor's size in logical pixels; not a host parameter, saved with the project.
+    /// (nice-plug-egui's own state cannot be serialised, so the size is kept here.)
+    #[persist = "editor-size"]
+    pub editor_size: Mutex<(u32, u32)>,
 
     /// Wet share; the dry path is latency-aligned, so 0 % nulls against the delayed input.
     #[id = "mix"]
@@ -25,21 +65,25 @@ pub struct CrnParams {
     pub stereo_link: BoolParam,
     #[id = "bypass"]
     pub bypass: BoolParam,
+    /// 30 ms, or 20 ms for live monitoring (less time for the model; see README, Latency).
+    #[id = "latency"]
+    pub latency: EnumParam<LatencyChoice>,
+    /// Denoised signal, or the removed noise alone (delta solo) to check no speech goes with it.
+    #[id = "output"]
+    pub output: EnumParam<OutputChoice>,
 }
-
-pub const DEFAULT_ATTENUATION_DB: f32 = 30.0;
 
 impl Default for CrnParams {
     fn default() -> Self {
         Self {
-            editor_state: crate::editor::default_state(),
-            mix: FloatParam::new("Mix", 1.0, FloatRange::Linear { min: 0.0, max: 1.0 })
+            editor_size: Mutex::new(crate::editor::DEFAULT_SIZE),
+            mix: FloatParam::new("Mix", defaults::MIX, FloatRange::Linear { min: 0.0, max: 1.0 })
                 .with_unit(" %")
                 .with_value_to_string(formatters::v2s_f32_percentage(0))
                 .with_string_to_value(formatters::s2v_f32_percentage()),
             attenuation_limit: FloatParam::new(
                 "Attenuation Limit",
-                DEFAULT_ATTENUATION_DB,
+                defaults::ATTENUATION_LIMIT_DB,
                 FloatRange::Linear { min: 0.0, max: NO_LIMIT_DB },
             )
             .with_unit(" dB")
@@ -56,12 +100,14 @@ impl Default for CrnParams {
                     s.parse::<f32>().ok()
                 }
             })),
-            output_gain: FloatParam::new("Output Gain", 0.0, FloatRange::Linear { min: -24.0, max: 24.0 })
+            output_gain: FloatParam::new("Output Gain", defaults::OUTPUT_GAIN_DB, FloatRange::Linear { min: -24.0, max: 24.0 })
                 .with_unit(" dB")
                 .with_step_size(0.1)
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
-            stereo_link: BoolParam::new("Stereo Link", true),
+            stereo_link: BoolParam::new("Stereo Link", defaults::STEREO_LINK),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
+            latency: EnumParam::new("Latency", LatencyChoice::Standard),
+            output: EnumParam::new("Output", OutputChoice::Denoised),
         }
     }
 }
@@ -75,6 +121,28 @@ impl CrnParams {
             output_gain_db: self.output_gain.value(),
             stereo_link: self.stereo_link.value(),
             bypass: self.bypass.value(),
+            output: self.output.value().output(),
         }
+    }
+
+    pub fn latency_mode(&self) -> LatencyMode {
+        self.latency.value().mode()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The editor's size is saved with the project and restored from it.
+    #[test]
+    fn editor_size_is_saved_and_restored() {
+        let p = CrnParams::default();
+        *p.editor_size.lock().unwrap() = (1000, 700);
+        let saved = p.serialize_fields();
+        assert!(saved.contains_key("editor-size"), "not saved: {saved:?}");
+        let q = CrnParams::default();
+        q.deserialize_fields(&saved);
+        assert_eq!(*q.editor_size.lock().unwrap(), (1000, 700));
     }
 }

@@ -7,6 +7,11 @@ use crate::engine::Engine;
 /// Renders `channels` (equal lengths) in place, in host-sized blocks of `block` samples.
 /// The engine should be in [`crate::engine::Mode::Offline`] and freshly reset.
 pub fn render(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize) {
+    render_until(engine, channels, block, &|| false);
+}
+
+/// [`render`], checking `stop` between blocks; returns false (output incomplete) if it said so.
+pub fn render_until(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize, stop: &dyn Fn() -> bool) -> bool {
     // As a plugin host's audio thread does (nice-plug sets it around `process`): the same
     // arithmetic as the plugin, and no denormal slow-down on decaying tails.
     crate::denormals::flush_to_zero();
@@ -19,6 +24,9 @@ pub fn render(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize) {
     let total = len + latency;
     let mut pos = 0;
     while pos < total {
+        if stop() {
+            return false;
+        }
         let n = block.min(total - pos);
         for (b, x) in buf.iter_mut().zip(channels.iter()) {
             for (i, v) in b[..n].iter_mut().enumerate() {
@@ -37,4 +45,16 @@ pub fn render(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize) {
     for (x, o) in channels.iter_mut().zip(out) {
         *x = o;
     }
+    true
+}
+
+/// The removed-noise stem of a render: the (sanitised) input minus the denoised output,
+/// sample for sample what the engine's [`crate::engine::Output::Removed`] gives, so one pass
+/// can write both stems.
+pub fn removed(input: &[Vec<f32>], denoised: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    input
+        .iter()
+        .zip(denoised)
+        .map(|(x, y)| x.iter().zip(y).map(|(&x, &y)| crate::engine::sanitise(x) - y).collect())
+        .collect()
 }

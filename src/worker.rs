@@ -1,19 +1,20 @@
-//! Inference off the audio thread.
+//! Inference off the audio thread (real-time mode only; offline renders run the model inline).
 //!
 //! The audio thread and the worker trade preallocated [`Slot`]s through lock-free queues:
 //! `free` -> (audio fills magnitudes) -> `todo` -> (worker runs the model) -> `done` -> (audio
-//! reads the estimate) -> `free`. Nothing on the audio side allocates, locks or waits, except
-//! [`Worker::wait_done`], which only offline rendering uses. The worker keeps each channel's
+//! reads the estimate) -> `free`. Nothing on the audio side allocates, locks or blocks: it
+//! polls `done` (an atomic queue) until a deadline of its own. The worker keeps each channel's
 //! recurrent state, so every frame must reach it in order; a frame that finds no free slot is
 //! skipped by the model and counted.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{JoinHandle, Thread};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
 
+use crate::inference::{self, Outcome};
 use crate::model::Model;
 use crate::stft::MODEL_BINS;
 
@@ -32,16 +33,20 @@ struct Shared {
     done: ArrayQueue<Box<Slot>>,
     stop: AtomicBool,
     /// Test hook: extra time the worker spends per frame, to prove late frames are handled.
-    pub delay_us: AtomicU32,
-    /// Set by the first model error, which then turns every later frame into passthrough.
+    delay_us: AtomicU32,
+    /// Test hook: the next frame fails as a broken model would.
+    inject_failure: AtomicBool,
+    /// Set by the first model error, which then turns every later frame into passthrough. The
+    /// audio thread reads only this flag; the message is for the editor and the CLI.
     failed: AtomicBool,
     error: Mutex<Option<String>>,
-    waiter: Mutex<Option<Thread>>,
+    /// Whether the worker got real-time scheduling (for benchmarks and diagnostics).
+    realtime: AtomicBool,
 }
 
 pub struct Worker {
     shared: Arc<Shared>,
-    /// Frames that may be in flight at once; a healthy worker keeps up to the engine's slack.
+    /// Frames that may be in flight at once.
     slots: usize,
     thread: Option<JoinHandle<()>>,
 }
@@ -54,9 +59,10 @@ impl Worker {
             done: ArrayQueue::new(slots),
             stop: AtomicBool::new(false),
             delay_us: AtomicU32::new(0),
+            inject_failure: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             error: Mutex::new(None),
-            waiter: Mutex::new(None),
+            realtime: AtomicBool::new(false),
         });
         for _ in 0..slots {
             let slot = Slot { seq: 0, reset: false, mags: vec![0.0; channels * MODEL_BINS], est: vec![0.0; channels * MODEL_BINS], ok: false };
@@ -84,6 +90,7 @@ impl Worker {
         }
     }
 
+    /// The oldest finished frame, if any; never waits.
     pub fn take_done(&self) -> Option<Box<Slot>> {
         self.shared.done.pop()
     }
@@ -92,45 +99,40 @@ impl Worker {
         let _ = self.shared.free.push(slot);
     }
 
-    /// Offline rendering only: blocks until a finished frame is there, or the worker has died.
-    pub fn wait_done(&self) -> Option<Box<Slot>> {
-        loop {
-            if let Some(s) = self.shared.done.pop() {
-                return Some(s);
-            }
-            if self.shared.todo.is_empty() && self.shared.done.is_empty() && self.in_flight() == 0 {
-                return None;
-            }
-            if self.thread.as_ref().map_or(true, |t| t.is_finished()) {
-                return self.shared.done.pop();
-            }
-            *self.shared.waiter.lock().unwrap() = Some(std::thread::current());
-            if let Some(s) = self.shared.done.pop() {
-                return Some(s);
-            }
-            std::thread::park_timeout(Duration::from_millis(5));
-        }
-    }
-
     /// No frame queued or being computed (tests pace a "host" with this).
     pub fn idle(&self) -> bool {
-        self.in_flight() == 0
+        self.slots - self.shared.free.len() - self.shared.done.len() == 0
     }
 
-    fn in_flight(&self) -> usize {
-        self.slots - self.shared.free.len() - self.shared.done.len()
+    /// Slots in the pool (a test checks the pool covers a reset with every frame in flight).
+    pub fn slots(&self) -> usize {
+        self.slots
     }
 
     pub fn set_delay_us(&self, us: u32) {
         self.shared.delay_us.store(us, Ordering::Relaxed);
     }
 
-    /// The model's failure, if it failed while running.
+    pub fn inject_failure(&self) {
+        self.shared.inject_failure.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the model failed while running: a flag, safe to read on the audio thread.
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Acquire)
+    }
+
+    /// The model's failure message (allocates: not for the audio thread).
     pub fn error(&self) -> Option<String> {
-        if !self.shared.failed.load(Ordering::Relaxed) {
+        if !self.failed() {
             return None;
         }
-        self.shared.error.try_lock().ok().and_then(|e| e.clone())
+        self.shared.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Whether the worker thread runs with real-time priority.
+    pub fn is_realtime(&self) -> bool {
+        self.shared.realtime.load(Ordering::Relaxed)
     }
 }
 
@@ -144,10 +146,30 @@ impl Drop for Worker {
     }
 }
 
+/// Asks for SCHED_FIFO (a modest priority, below typical audio callback threads) for the
+/// calling thread. Best effort: without the privilege (no CAP_SYS_NICE, RLIMIT_RTPRIO 0) the
+/// thread keeps normal scheduling and the engine's deadline and fallback still hold.
+fn try_realtime_priority() -> bool {
+    #[cfg(target_os = "linux")]
+    unsafe {
+        let lo = libc::sched_get_priority_min(libc::SCHED_FIFO);
+        let hi = libc::sched_get_priority_max(libc::SCHED_FIFO);
+        if lo < 0 || hi < lo {
+            return false;
+        }
+        let param = libc::sched_param { sched_priority: (lo + (hi - lo) / 3).max(lo) };
+        libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
 fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize) {
     crate::denormals::flush_to_zero();
-    let size = model.info.state_size;
-    let mut state = vec![0.0f32; channels * size];
+    if std::env::var_os("CRN_NO_RT").is_none() {
+        shared.realtime.store(try_realtime_priority(), Ordering::Relaxed);
+    }
+    let mut state = inference::State::new(&model, channels);
     while !shared.stop.load(Ordering::Acquire) {
         let Some(mut slot) = shared.todo.pop() else {
             std::thread::park_timeout(Duration::from_millis(50));
@@ -158,29 +180,25 @@ fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize) {
             std::thread::sleep(Duration::from_micros(delay as u64));
         }
         if slot.reset {
-            state.fill(0.0);
+            state.clear();
         }
         slot.ok = false;
         if !shared.failed.load(Ordering::Relaxed) {
             let Slot { mags, est, .. } = &mut *slot;
-            match crate::model::catch(|| model.run(channels, mags, &mut state, est)) {
-                Ok(()) => slot.ok = true,
-                Err(e) => {
-                    *shared.error.lock().unwrap() = Some(format!("model stopped: {e}"));
-                    shared.failed.store(true, Ordering::Relaxed);
+            let outcome = if shared.inject_failure.swap(false, Ordering::Relaxed) {
+                Outcome::Failed("injected failure (test hook)".into())
+            } else {
+                state.run(&model, mags, est)
+            };
+            match outcome {
+                Outcome::Ok => slot.ok = true,
+                Outcome::Discarded => {}
+                Outcome::Failed(e) => {
+                    *shared.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    shared.failed.store(true, Ordering::Release);
                 }
-            }
-            // A NaN that got into the recurrent state would stay there: start that state afresh.
-            if !state.iter().all(|v| v.is_finite()) {
-                state.fill(0.0);
-                slot.ok = false;
             }
         }
         let _ = shared.done.push(slot);
-        if let Ok(w) = shared.waiter.try_lock() {
-            if let Some(t) = w.as_ref() {
-                t.unpark();
-            }
-        }
     }
 }

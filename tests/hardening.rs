@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use crn_denoise::engine::{Engine, Mode, Settings};
+use crn_denoise::engine::{Config, Engine, Mode, Output, Settings};
 use crn_denoise::meter::Meters;
 use crn_denoise::model::Model;
 use crn_denoise::render::render;
@@ -127,6 +127,7 @@ fn parameter_automation_every_sample_is_smooth() {
             output_gain_db: 6.0 * (t * 3.0).sin(),
             stereo_link: i % 2 == 0,
             bypass: (i / 24000) % 2 == 1,
+            output: Output::Denoised,
         });
         e.process(&mut [chunk]);
     }
@@ -175,16 +176,17 @@ fn a_missing_or_broken_model_is_an_error_not_a_crash() {
 }
 
 /// A shortened soak (the full hour: `SOAK_SECONDS=3600 cargo test --release --test hardening soak`):
-/// 48 kHz stereo through the real-time engine, output finite, no late frames when paced, and
-/// resident memory flat.
+/// 48 kHz stereo through the real-time engine (worker thread, deadlines), paced like a host:
+/// each 512-sample block is handed over when its time comes. Output finite, resident memory
+/// flat, and late frames rare (the machine running the tests is shared, so a few may be).
 #[test]
 fn soak() {
-    let seconds: usize = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let seconds: usize = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let rss_kb = || -> usize {
         let s = std::fs::read_to_string("/proc/self/status").unwrap();
         s.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
     };
-    let mut e = engine(48000.0, 2, Mode::Offline);
+    let mut e = Engine::with_max_block(48000.0, 2, Some(model()), Mode::Realtime, Arc::new(Meters::default()), 512);
     e.reset();
     let src = noisy_speech(48000);
     let mut l = vec![0.0f32; 512];
@@ -192,7 +194,14 @@ fn soak() {
     let mut pos = 0;
     let mut samples = Vec::new();
     let blocks = seconds * 48000 / 512;
+    let period = std::time::Duration::from_secs_f64(512.0 / 48000.0);
+    let start = std::time::Instant::now();
     for b in 0..blocks {
+        // Pace: block b is due at b periods after the start.
+        let due = start + period * b as u32;
+        if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+            std::thread::sleep(wait);
+        }
         for i in 0..512 {
             l[i] = src[(pos + i) % src.len()];
             r[i] = src[(pos + i + 7777) % src.len()];
@@ -204,7 +213,35 @@ fn soak() {
             samples.push(rss_kb());
         }
     }
-    assert_eq!(e.late_frames(), 0);
+    let frames = (blocks * 512 / 480) as u64;
+    let w = e.wait_stats();
+    eprintln!("soak: {} of {frames} frames late, {} waits, worst {:?}", e.late_frames(), w.waits, w.worst);
+    assert_eq!(e.skipped_frames(), 0, "frames skipped the model");
+    assert!(e.late_frames() * 100 <= frames, "{} of {frames} frames late in a paced run", e.late_frames());
     let (first, last) = (samples[1], *samples.last().unwrap());
     assert!(last <= first + 2048, "memory grew from {first} kB to {last} kB: {samples:?}");
+}
+
+/// A host reset while every frame of a large block is still in flight, followed at once by
+/// the next block's frames: the worker's slots must cover both (the old pool of slack + 4
+/// slots did not), so every frame after the reset still reaches the model.
+#[test]
+fn reset_with_every_frame_in_flight_keeps_frames_going_to_the_model() {
+    // A zero wait budget: the audio thread never waits, so a whole block's frames are in
+    // flight when process returns.
+    let cfg = Config::new(48000.0, 1, Mode::Realtime).with_max_block(4096).with_wait_share(0.0);
+    let mut e = Engine::with_config(cfg, Some(model()), Arc::new(Meters::default()));
+    e.reset();
+    e.set_worker_delay_us(2_000);
+    let mut x = pink_noise(4096, 3, 0.1);
+    for _ in 0..5 {
+        e.process(&mut [&mut x[..]]);
+        e.reset();
+        e.process(&mut [&mut x[..]]);
+        let t = std::time::Instant::now();
+        while !e.worker_idle() && t.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    assert_eq!(e.skipped_frames(), 0, "frames skipped the model after resets ({} slots)", e.worker_slots());
 }

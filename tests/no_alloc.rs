@@ -52,20 +52,26 @@ fn process_never_allocates_on_the_audio_thread() {
             max_block,
         );
         e.reset();
-        let mut l = common::pink_noise(rate as usize, 1, 0.1);
-        let mut r = common::pink_noise(rate as usize, 2, 0.1);
+        let mut l = common::pink_noise(rate as usize * 4, 1, 0.1);
+        let mut r = common::pink_noise(rate as usize * 4, 2, 0.1);
         l[100] = f32::NAN;
         r[200] = f32::INFINITY;
-        let blocks = [1usize, 7, max_block, 480, 33, max_block.min(4096), 0, 255];
+        let blocks = [1usize, 7, max_block, 480, 33, max_block.min(4096), 0, 255, 8192];
         ALLOCS.store(0, Ordering::Relaxed);
         WATCH.with(|w| w.set(true));
         let mut pos = 0;
         for (i, &b) in blocks.iter().cycle().enumerate() {
-            let n = b.min(max_block).min(l.len() - pos);
+            // 8192 exceeds every announced maximum here: split into chunks, still no allocation.
+            let n = b.min(l.len() - pos);
             e.set(Settings { mix: (i % 10) as f32 / 10.0, stereo_link: i % 3 == 0, bypass: i % 17 == 0, ..Settings::default() });
             e.process(&mut [&mut l[pos..pos + n], &mut r[pos..pos + n]]);
             if i == 50 {
                 e.reset();
+            }
+            // The model fails mid-stream: the passthrough that follows must not allocate either
+            // (reading the error message would clone a String on every hop).
+            if i == 40 {
+                e.inject_model_failure();
             }
             pos += n;
             if pos >= l.len() || i > 2000 {
@@ -74,6 +80,7 @@ fn process_never_allocates_on_the_audio_thread() {
         }
         WATCH.with(|w| w.set(false));
         assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "{rate} Hz: process allocated");
+        assert!(e.worker_error().is_some(), "{rate} Hz: the injected failure did not happen");
         assert!(l.iter().chain(&r).all(|v| v.is_finite()));
     }
 }

@@ -334,11 +334,11 @@ fn xcorr_peak(input: &[Vec<f32>], output: &[Vec<f32>], max_lag: usize) -> (usize
     best
 }
 
-fn expected_latency(rate: f64, max_block: usize) -> usize {
+/// One 20 ms frame, plus one 10 ms hop in the standard (30 ms) mode; never the block size.
+fn expected_latency(rate: f64, low_latency: bool) -> usize {
     let hop = (rate / 100.0).floor() as usize;
     let frame = 2 * hop;
-    let slack = max_block.div_ceil(hop).max(1);
-    frame + slack * hop
+    frame + if low_latency { 0 } else { hop }
 }
 
 fn stereo(left: Vec<f32>, right: Vec<f32>) -> Vec<Vec<f32>> {
@@ -384,7 +384,7 @@ fn descriptor_and_parameters() {
             p.id, p.name, p.min, p.max, p.default, p.value, p.flags
         );
     }
-    assert_eq!(params.len(), 5, "expected exactly five parameters");
+    assert_eq!(params.len(), 7, "expected exactly seven parameters");
 
     // nice-plug exposes continuous parameters normalized to 0..1 and booleans as 0/1 steps.
     let expect = [
@@ -393,10 +393,13 @@ fn descriptor_and_parameters() {
         ("Output Gain", 0.5),
         ("Stereo Link", 1.0),
         ("Bypass", 0.0),
+        // Two-way choices: index 0 (30 ms, Denoised) is the default.
+        ("Latency", 0.0),
+        ("Output", 0.0),
     ];
     for (name, default) in expect {
         let p = find(&params, name);
-        assert_eq!((p.min, p.max), (0.0, 1.0), "{name} range");
+        assert_eq!((p.min, p.max), (0.0, 1.0), "{name} range (two-way choices are 0 / 1 steps)");
         assert!(
             (p.default - default).abs() < 1e-6,
             "{name} default {} != {default}",
@@ -447,9 +450,17 @@ fn descriptor_and_parameters() {
 fn mix_zero_nulls_against_input_delayed_by_reported_latency() {
     let entry = load_entry();
     let mut instance = new_instance(&entry);
-    let mix = find(&list_params(&mut instance), "Mix").id;
-    for (rate, max_block) in [(48_000.0, 512), (44_100.0, 256)] {
-        let len = (2.0 * rate) as usize;
+    let params = list_params(&mut instance);
+    let mix = find(&params, "Mix").id;
+    let latency_param = find(&params, "Latency").id;
+    // Both latency modes; rates 44.1 / 48 / 96 kHz; announced maxima from 1 to 8192 (blocks of
+    // random sizes up to each). The mode is chosen by a parameter change in a short render
+    // first: a new latency takes effect at the next activation, as the host restarts us.
+    let configs = [(44_100.0, 1), (44_100.0, 256), (48_000.0, 64), (48_000.0, 512), (48_000.0, 8192), (96_000.0, 1024), (96_000.0, 8192)];
+    for low in [false, true] {
+        let choose = ParamValueEvent::new(0, latency_param, Pckn::match_all(), if low { 1.0 } else { 0.0 });
+        render(&mut instance, 48_000.0, 512, RenderMode::Realtime, &[vec![0.0; 512], vec![0.0; 512]], &[choose]);
+    for (rate, max_block) in configs {        let len = (2.0 * rate) as usize;
         let voice = voice_and_clicks(len, rate);
         let input = stereo(
             voice
@@ -470,9 +481,10 @@ fn mix_zero_nulls_against_input_delayed_by_reported_latency() {
         );
         assert_eq!(
             r.latency,
-            expected_latency(rate, max_block),
-            "latency at {rate} Hz / {max_block}"
+            expected_latency(rate, low),
+            "latency at {rate} Hz / {max_block}, low latency {low}"
         );
+        assert!(r.latency as f64 <= 0.030 * rate + 1e-9);
         assert_finite(&r.out);
         // Skip the first latency (zeros coming out of the delay line) and the 20 ms mix ramp.
         let start = r.latency + (0.03 * rate) as usize;
@@ -506,6 +518,7 @@ fn mix_zero_nulls_against_input_delayed_by_reported_latency() {
             "the plugin should report the automated value back"
         );
     }
+    }
 }
 
 /// Default parameters, offline render mode (the engine waits for every model frame, so the
@@ -518,7 +531,7 @@ fn latency_denoising_and_alignment_at_two_configs() {
     let mut instance = new_instance(&entry);
     for (rate, max_block) in [(48_000.0, 512), (44_100.0, 256)] {
         let len = (2.0 * rate) as usize;
-        let expected = expected_latency(rate, max_block);
+        let expected = expected_latency(rate, false);
 
         // Noise only.
         let noise = stereo(pink_noise(len, 0.05, 1), pink_noise(len, 0.05, 2));

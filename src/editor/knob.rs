@@ -7,7 +7,7 @@ use std::f32::consts::PI;
 
 use egui::text::{CCursor, CCursorRange};
 use egui::{pos2, vec2, Align2, Color32, CursorIcon, Event, FontId, Id, Key, Pos2, Rect, Response, Sense, Shape, Stroke, StrokeKind, TextEdit, Ui};
-use nice_plug::prelude::{BoolParam, Param, ParamSetter};
+use nice_plug::prelude::{BoolParam, Enum, EnumParam, Param, ParamSetter};
 
 use super::theme;
 
@@ -267,7 +267,34 @@ pub fn toggle(ui: &mut Ui, rect: Rect, param: &BoolParam, setter: &ParamSetter, 
         setter.set_parameter(param, !param.value());
         setter.end_set_parameter(param);
     }
-    let on = param.value();
+    paint_toggle(ui, rect, &response, param.value(), label, on_color);
+    response
+}
+
+/// A two-way choice drawn as a toggle: lit when the parameter is `on`, else `off`.
+pub fn toggle_choice<T: Enum + PartialEq + Copy + Send + Sync + 'static>(
+    ui: &mut Ui,
+    rect: Rect,
+    param: &EnumParam<T>,
+    setter: &ParamSetter,
+    (on, off): (T, T),
+    label: &str,
+    on_color: Color32,
+    tooltip: &str,
+) -> Response {
+    let id = ui.scope_id().with(("toggle", param.name()));
+    let response = ui.interact(rect, id, Sense::click()).on_hover_cursor(CursorIcon::PointingHand).on_hover_text(tooltip);
+    let lit = param.value() == on;
+    if response.clicked() {
+        setter.begin_set_parameter(param);
+        setter.set_parameter(param, if lit { off } else { on });
+        setter.end_set_parameter(param);
+    }
+    paint_toggle(ui, rect, &response, param.value() == on, label, on_color);
+    response
+}
+
+fn paint_toggle(ui: &Ui, rect: Rect, response: &Response, on: bool, label: &str, on_color: Color32) {
     let painter = ui.painter();
     let fill = match (on, response.hovered()) {
         (true, false) => on_color,
@@ -287,7 +314,6 @@ pub fn toggle(ui: &mut Ui, rect: Rect, param: &BoolParam, setter: &ParamSetter, 
         FontId::proportional(14.0),
         if on { theme::ON_TEXT } else { theme::TEXT },
     );
-    response
 }
 
 #[cfg(test)]
