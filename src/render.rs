@@ -12,9 +12,9 @@ pub fn render(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize) {
 
 /// [`render`], checking `stop` between blocks; returns false (output incomplete) if it said so.
 pub fn render_until(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize, stop: &dyn Fn() -> bool) -> bool {
-    // As a plugin host's audio thread does (nice-plug sets it around `process`): the same
-    // arithmetic as the plugin, and no denormal slow-down on decaying tails.
-    crate::denormals::flush_to_zero();
+    // As the plugin does around each `process` (`DenormalGuard` in lib.rs): the same arithmetic
+    // as the plugin, and no denormal slow-down on decaying tails; the caller's flags come back after.
+    let _denormals = crate::denormals::DenormalGuard::new();
     let len = channels.first().map_or(0, Vec::len);
     let latency = engine.latency();
     let block = block.max(1);
