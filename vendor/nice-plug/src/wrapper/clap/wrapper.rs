@@ -447,12 +447,16 @@ impl<P: ClapPlugin> MainThreadExecutor<Task<P>> for Wrapper<P> {
                     //
                     // In practice, ignoring the activation status would be fine for many hosts, but
                     // following the specification is probably a good idea regardless :)
+                    // PATCH(crn-denoise): CLAP allows `changed` only inside `activate`. This task
+                    // runs later on the GUI thread, so a change made in `process` could reach
+                    // it after the host deactivated the plugin, and upstream then called
+                    // `changed` outside `activate` (clap-validator's parameter fuzzer fails on it).
+                    // Always defer it to the next `activate`, and ask for one if active.
+                    self.latency_changed.store(true, Ordering::SeqCst);
                     if self.is_activated.load(Ordering::SeqCst) {
-                        self.latency_changed.store(true, Ordering::SeqCst);
                         self.request_restart();
-                    } else {
-                        unsafe_clap_call! { host_latency=>changed(&*self.host_callback) };
                     }
+                    let _ = host_latency;
                 }
                 None => {
                     #[cfg(debug_assertions)]
