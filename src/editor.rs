@@ -2,6 +2,7 @@
 //! reduction meters, and a status line. Everything is laid out from the window's size, so the
 //! editor scales when the host (or the corner grip) resizes it.
 
+mod gl_pin;
 mod knob;
 mod meters;
 mod theme;
@@ -47,6 +48,8 @@ pub struct App {
 impl nice_plug_egui::NiceEguiApp for App {
     fn build(&mut self, egui_ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         theme::apply(&egui_ctx);
+        // The window's GL context exists now, so its driver is loaded: keep it loaded.
+        gl_pin::pin_loaded_gl_drivers();
         self.gui = Some(gui);
         self.levels = MeterState::default();
         Ok(())
@@ -210,6 +213,7 @@ impl App {
 }
 
 pub fn create(params: Arc<CrnParams>, meters: Arc<Meters>) -> Option<EguiEditor<App>> {
+    gl_pin::pin_gl_libraries();
     let settings = EguiNiceSettings::default()
         .with_tile("CRN Denoise")
         .with_resize_hint(ResizeHint::resizable().with_min_max_logical_size(

@@ -465,7 +465,7 @@ impl<P: Vst3Plugin> IPlugViewTrait for WrapperView<P> {
             return kResultFalse;
         };
 
-        let mut window = inner.editor_window.borrow_mut();
+        let mut window = editor_window_mut(&inner.editor_window);
         if window.is_none() {
             let parent_handle = if unsafe { fid_matches(type_, kPlatformTypeX11EmbedWindowID) } {
                 #[allow(clippy::unnecessary_cast)]
@@ -595,7 +595,7 @@ impl<P: Vst3Plugin> IPlugViewTrait for WrapperView<P> {
             return kResultFalse;
         };
 
-        let mut editor_handle = inner.editor_window.borrow_mut();
+        let mut editor_handle = editor_window_mut(&inner.editor_window);
         if editor_handle.is_some() {
             inner.is_editor_open.store(false, Ordering::SeqCst);
             *editor_handle = None;
@@ -885,6 +885,22 @@ impl<P: Vst3Plugin> Drop for RunLoopEventHandler<P> {
         unsafe {
             self.run_loop
                 .unregisterEventHandler(self.event_handler_ptr.0.get());
+        }
+    }
+}
+
+/// PATCH(crn-denoise): `attached()` and `removed()` take the editor window mutably on the host's GUI
+/// thread. Tasks that parameter changes from other threads post to the shared background thread
+/// look at the same cell (`WrapperInner::with_editor_window`, a `try_borrow` held for the few
+/// instructions it takes to see the window is not theirs). Upstream's `borrow_mut()` panicked
+/// ("already immutably borrowed") when it landed in that moment, inside the host's `extern "C"`
+/// call, and the host aborted (host-tests/tests/vst3_teardown.rs, about one run in thirty). The
+/// other borrow never blocks, so wait the moment out.
+fn editor_window_mut<T>(cell: &atomic_refcell::AtomicRefCell<T>) -> atomic_refcell::AtomicRefMut<'_, T> {
+    loop {
+        match cell.try_borrow_mut() {
+            Ok(window) => return window,
+            Err(_) => std::thread::yield_now(),
         }
     }
 }
