@@ -48,8 +48,8 @@ pub struct App {
 impl nice_plug_egui::NiceEguiApp for App {
     fn build(&mut self, egui_ctx: egui::Context, gui: GuiContext, _frame: &mut nice_plug_egui::Frame) -> Result<(), nice_plug_egui::baseview::HandlerError> {
         theme::apply(&egui_ctx);
-        // The window's GL context exists now, so its driver is loaded: keep it loaded.
-        gl_pin::pin_loaded_gl_drivers();
+        // The window's GL context exists now, so its libraries and driver are loaded: keep them.
+        gl_pin::pin_gl_libraries();
         self.gui = Some(gui);
         self.levels = MeterState::default();
         Ok(())
@@ -213,7 +213,6 @@ impl App {
 }
 
 pub fn create(params: Arc<CrnParams>, meters: Arc<Meters>) -> Option<EguiEditor<App>> {
-    gl_pin::pin_gl_libraries();
     let settings = EguiNiceSettings::default()
         .with_tile("CRN Denoise")
         .with_resize_hint(ResizeHint::resizable().with_min_max_logical_size(

@@ -1,39 +1,21 @@
-//! Keeps the system's OpenGL libraries loaded for the rest of the process once an editor may open.
+//! Keeps the system's OpenGL libraries and driver loaded for the rest of the process once an
+//! editor window has had a GL context.
 //!
 //! baseview (under nice-plug-egui) `dlopen`s libEGL / libGL for each editor window and `dlclose`s
-//! them when the window goes. When the last window closes, glibc unmaps glvnd (libGLdispatch and
-//! its vendor libraries), but glvnd's per-thread state was registered with `pthread_key_create`
-//! and a destructor inside the library. Any thread that made a context current - the window's own
-//! X11 thread, still exiting - then runs that destructor from unmapped memory and the host dies
-//! with SIGSEGV (`host-tests/tests/vst3_teardown.rs` caught it about one run in ten: the crash is
-//! in `__nptl_deallocate_tsd` with libGLdispatch gone from the map). Opening the libraries once
-//! more with `RTLD_NODELETE` keeps them (and what they loaded) mapped, so their destructors stay
+//! them when the window goes, and glvnd in turn loads the Mesa driver (`dri/*_dri.so`, llvmpipe
+//! under Xvfb) when a display is first used and unloads it when the display closes. Both leave
+//! code behind that still runs later: glvnd's per-thread state has a `pthread_key_create`
+//! destructor, run when the window's X11 thread exits after the last `dlclose` (SIGSEGV in
+//! `__nptl_deallocate_tsd` with libGLdispatch gone from the map), and the driver's LLVM, which is
+//! never unloaded, keeps cleanup hooks into the driver that `exit` calls (SIGSEGV in `exit` with
+//! no driver mapped). `host-tests/tests/vst3_teardown.rs` died of one or the other about one run
+//! in ten. Marking every loaded GL object `RTLD_NODELETE` keeps them mapped, so that code stays
 //! valid; each window's own `dlopen`/`dlclose` pair then only moves a reference count.
-//!
-//! glvnd in turn loads the Mesa driver (`dri/*_dri.so`, llvmpipe under Xvfb) when a display is
-//! first used and unloads it when the display closes, while the driver's LLVM (never unloaded)
-//! still holds its cleanup hooks: the host then crashes in `exit` calling into the unmapped driver
-//! (the same test, after it passed, about one run in fifteen). `pin_loaded_gl_drivers`, run once a
-//! window has its GL context, marks whatever driver got loaded as never-unloaded too.
 
+/// Marks every loaded GL library (glvnd, its vendors, glapi) and DRI driver `RTLD_NODELETE`.
+/// Called once the window's GL context exists, when all of them are loaded.
 #[cfg(all(unix, not(target_os = "macos")))]
 pub fn pin_gl_libraries() {
-    use std::sync::Once;
-    static PIN: Once = Once::new();
-    PIN.call_once(|| {
-        // The names baseview and x11-dl open; a missing one is fine (the editor falls back or
-        // fails to open on its own, with its own message).
-        for name in [c"libEGL.so.1", c"libGL.so.1", c"libGLdispatch.so.0"] {
-            // SAFETY: a plain dlopen of a system library by name; the handle is deliberately
-            // never closed.
-            unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NODELETE) };
-        }
-    });
-}
-
-/// Marks every loaded GL vendor library and DRI driver `RTLD_NODELETE` (see the module docs).
-#[cfg(all(unix, not(target_os = "macos")))]
-pub fn pin_loaded_gl_drivers() {
     use std::ffi::{c_int, c_void, CStr, CString};
 
     unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: usize, data: *mut c_void) -> c_int {
@@ -46,13 +28,13 @@ pub fn pin_loaded_gl_drivers() {
         let path = unsafe { CStr::from_ptr(name) };
         let p = path.to_bytes();
         let has = |part: &[u8]| p.windows(part.len()).any(|w| w == part);
-        if has(b"/dri/") || has(b"gallium") || has(b"libGLX_mesa") || has(b"libEGL_mesa") {
+        if has(b"/libGL") || has(b"/libEGL") || has(b"/libglapi") || has(b"/dri/") || has(b"gallium") {
             found.push(path.to_owned());
         }
         0
     }
     // Only collected inside the callback: `dlopen` there would take the loader's locks in the
-    // opposite order to a `dlopen` on another thread.
+    // opposite order to a `dlopen` on another thread (a version that did hung one run in nine).
     let mut found: Vec<CString> = Vec::new();
     // SAFETY: the callback only reads the entries glibc passes it and pushes to `found`.
     unsafe { libc::dl_iterate_phdr(Some(visit), &mut found as *mut Vec<CString> as *mut c_void) };
@@ -65,6 +47,3 @@ pub fn pin_loaded_gl_drivers() {
 
 #[cfg(not(all(unix, not(target_os = "macos"))))]
 pub fn pin_gl_libraries() {}
-
-#[cfg(not(all(unix, not(target_os = "macos"))))]
-pub fn pin_loaded_gl_drivers() {}
