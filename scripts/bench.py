@@ -4,8 +4,8 @@
     .venv/bin/python scripts/bench.py            # everything (cargo bench takes a few minutes)
     .venv/bin/python scripts/bench.py --no-cargo # reuse target/criterion results and the built example
 
-1. `cargo bench --bench engine` (benches/engine.rs) and `--bench peers` (nnnoiseless, the CPU yardstick), read back from target/criterion/*/*/new/estimates.json;
-   `cargo build --release --example startup` and a few fresh runs of it (cold start, memory per instance,
+1. `cargo bench -p crn-engine --bench engine` (crates/crn-engine/benches/engine.rs) and `--bench peers` (nnnoiseless, the CPU yardstick), read back from target/criterion/*/*/new/estimates.json;
+   `cargo build --release -p crn-engine --example startup` and a few fresh runs of it (cold start, memory per instance,
    the engine's measured lag).
 2. CPU real-time factor of every system on the same ~10 s of speech + noise, on this machine, in this run,
    one thread each: RNNoise, NSNet2, DeepFilterNet3, GTCRN through the wrappers of
@@ -17,7 +17,12 @@
    speech, as evaluate.py measures it; the offline wrappers compensate their delay, so the streaming
    delay is measured where a streaming path exists: our engine raw, DeepFilterNet3 with compensate_delay=False).
 4. Quality (WB-PESQ, STOI, SI-SDR at 0 dB SNR) from assets/eval.json.
-5. BENCHMARKS.md, docs/quality_vs_cpu.png, docs/spectrogram.png.
+5. Real time: `cargo build --release -p crn-engine --example wait` and its table (blocks handed to the engine
+   at a host callback's pace, both latency modes, 64..8192-sample blocks, a spinning thread on the other core):
+   how often and how long the audio thread waits for inference, and how often the held-gain fallback fires.
+6. The CLI on a long file (`--long-minutes`, default 60, of 48 kHz 16-bit stereo): wall time and peak resident
+   memory of the process (streamed, so it does not grow with the file).
+7. BENCHMARKS.md, docs/quality_vs_cpu.png, docs/spectrogram.png.
 """
 from __future__ import annotations
 
@@ -118,6 +123,52 @@ def criterion_results() -> dict[str, dict]:
                                    "lo_us": e["median"]["confidence_interval"]["lower_bound"] / 1e3,
                                    "hi_us": e["median"]["confidence_interval"]["upper_bound"] / 1e3}
     return out
+
+
+def run_wait(seconds: float) -> dict:
+    """examples/wait.rs: its markdown table, and the load on the machine while it ran."""
+    exe = ROOT / "target/release/examples/wait"
+    env = dict(os.environ, CRN_ORT_LIB=str(ROOT / "runtime/libonnxruntime.so.1.32.0"))
+    p = subprocess.run([str(exe), str(seconds)], cwd=ROOT, check=True, capture_output=True, text=True, env=env)
+    table = [l for l in p.stdout.splitlines() if l.startswith("|")]
+    rows = []
+    for l in table[2:]:
+        c = [x.strip() for x in l.strip("|").split("|")]
+        rows.append({"mode": c[0], "block": int(c[1]), "frames": int(c[4]), "waited": int(c[5]),
+                     "worst_ms": float(c[6]), "late": int(c[8]), "fallback": c[9], "rt": c[10]})
+    return {"table": table, "rows": rows, "loadavg": os.getloadavg()[0], "seconds": seconds}
+
+
+def run_long_cli(minutes: float) -> dict | None:
+    """The CLI on `minutes` of 48 kHz 16-bit stereo (tone + noise, written in chunks): wall time, peak RSS."""
+    cli = ROOT / "target/release/crn-denoise"
+    if not cli.is_file() or minutes <= 0:
+        return None
+    import wave
+    rate, frames = 48_000, int(minutes * 60 * 48_000)
+    rng = np.random.default_rng(1)
+    with tempfile.TemporaryDirectory(dir=ROOT / "target") as d:
+        i, o = Path(d) / "long.wav", Path(d) / "long.out.wav"
+        with wave.open(str(i), "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            chunk = rate * 10
+            for start in range(0, frames, chunk):
+                n = min(chunk, frames - start)
+                t = np.arange(start, start + n) / rate
+                x = 0.2 * np.sin(2 * np.pi * 220 * t)[:, None] + 0.05 * rng.standard_normal((n, 2))
+                w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([str(cli), "-q", str(i), str(o)])
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            return {"error": f"exit {proc.returncode}"}
+        size_in, size_out = i.stat().st_size, o.stat().st_size
+    return {"minutes": minutes, "wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024,
+            "input_mib": size_in / 2**20, "output_mib": size_out / 2**20, "rtf": minutes * 60 / wall}
 
 
 def run_startup(n: int = 5) -> dict:
@@ -284,6 +335,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--wait-seconds", type=float, default=4.0, help="per row of the real-time wait table")
+    ap.add_argument("--long-minutes", type=float, default=60.0, help="length of the long-file CLI run (0: skip)")
     args = ap.parse_args(argv)
     t0 = time.time()
     command = ".venv/bin/python scripts/bench.py" + ("" if argv is None else " " + " ".join(argv))
@@ -291,11 +344,14 @@ def main(argv=None):
         command += " " + " ".join(sys.argv[1:])
 
     if not args.no_cargo:
-        sh(["cargo", "bench", "--bench", "engine"])
-        sh(["cargo", "bench", "--bench", "peers"])  # nnnoiseless: the CPU yardstick, right after ours
-        sh(["cargo", "build", "--release", "--example", "startup"])
+        sh(["cargo", "bench", "-p", "crn-engine", "--bench", "engine"])
+        sh(["cargo", "bench", "-p", "crn-engine", "--bench", "peers"])  # nnnoiseless: the CPU yardstick, right after ours
+        sh(["cargo", "build", "--release", "-p", "crn-engine", "--example", "startup", "--example", "wait"])
+        sh(["cargo", "build", "--release", "--bin", "crn-denoise"])
     crit = criterion_results()
     startup = run_startup()
+    wait = run_wait(args.wait_seconds)
+    long_cli = run_long_cli(args.long_minutes)
 
     noisy, clean, noise_name = test_signal(args.seconds, args.data)
     peers, outs = measure_peers(noisy, clean, args.repeats)
@@ -417,10 +473,10 @@ def main(argv=None):
              f"logical CPUs ({cpu.get('Thread(s) per core', '?')} thread(s) per core), {platform.machine()}, "
              f"Linux {platform.release()}; the cores were shared with other work while this ran, so treat "
              "small differences as noise.")
-    L.append("- Rust: `cargo bench --bench engine` (benches/engine.rs, criterion, 20 samples, 1 s warm-up, 3 s "
-             "measurement; medians). Every engine runs in `Mode::Offline`, which waits for the inference worker "
-             "each hop, so every measured block includes its share of everything: STFT, the model on the worker "
-             "thread, hand-offs, synthesis. Engine blocks are timed twice: wall clock, and process CPU time "
+    L.append("- Rust: `cargo bench -p crn-engine --bench engine` (crates/crn-engine/benches/engine.rs, criterion, 20 samples, 1 s warm-up, 3 s "
+             "measurement; medians). Every engine runs in `Mode::Offline`, which runs the model on the calling "
+             "thread (no worker), so every measured block includes its share of everything: STFT, the model, "
+             "gains, synthesis. Engine blocks are timed twice: wall clock, and process CPU time "
              "of all threads (the `cpu_48k` group), which gives the % of a core.")
     L.append("- Peers: single thread (OMP/MKL/torch/ORT intra-op = 1), same machine and run, on "
              f"{args.seconds:.0f} s of espeak-ng speech + {noise_name} at 0 dB SNR, -25 dBFS, 16 kHz; 48 kHz "
@@ -431,7 +487,7 @@ def main(argv=None):
     if mf and whole and whole.get("cpu_hop_us"):
         L.append(f"- The model is most of the cost: one ORT frame takes {mf:.0f} µs of the engine's "
                  f"{whole['cpu_hop_us']:.0f} µs per 10 ms hop (48 kHz mono); STFT, gains, synthesis and the "
-                 f"worker hand-off are the other {whole['cpu_hop_us'] - mf:.0f} µs. So the Python frame-by-frame "
+                 f"mix are the other {whole['cpu_hop_us'] - mf:.0f} µs. So the Python frame-by-frame "
                  "run of the same model through the same ORT library costs about the same as the engine.")
     L.append("")
 
@@ -442,9 +498,10 @@ def main(argv=None):
     L.append("")
 
     L.append("## Engine cost (Rust, criterion)\n")
-    L.append("Wall time is what one call takes with the worker serialised behind it (Offline waits); CPU time is "
-             "process CPU time of all threads (caller + inference worker; waits park, they do not spin), the cost "
-             "a host pays. % of a core is from CPU time where measured (else wall time, marked *).\n")
+    L.append("Wall time is what one call takes (offline: the model runs inside the call); CPU time is process "
+             "CPU time of all threads, the cost a host pays. In real time the same work is split between the "
+             "audio thread and the inference worker. % of a core is from CPU time where measured (else wall "
+             "time, marked *).\n")
     L.append("| what | wall time per call (µs, median [95 % CI]) | wall per 10 ms of audio (µs) | "
              "CPU per 10 ms of audio, all threads (µs) | % of one core per channel |")
     L.append("|---|---|---|---|---|")
@@ -457,7 +514,7 @@ def main(argv=None):
     L.append("## Start-up and memory\n")
     L.append("| what | value |\n|---|---|")
     if cold is not None:
-        L.append(f"| cold start, process spawn -> first 512-sample stereo block processed (examples/startup.rs, "
+        L.append(f"| cold start, process spawn -> first 512-sample stereo block processed (crates/crn-engine/examples/startup.rs, "
                  f"median of {startup['runs']} fresh processes) | {startup.get('spawn_to_first_block_ms', float('nan')):.1f} ms |")
         L.append(f"| of which main() -> first block (loads libonnxruntime, creates the ORT environment, loads the "
                  f"embedded model, builds the engine) | {startup['main_to_first_block_ms']:.1f} ms |")
@@ -480,6 +537,37 @@ def main(argv=None):
     if cli_s is not None:
         L.append(f"| CLI end to end on the {args.seconds:.0f} s 16 kHz example (`crn-denoise IN OUT`, process "
                  f"start, file I/O) | {cli_s * 1000:.0f} ms |")
+    if long_cli and "error" not in long_cli:
+        lc = long_cli
+        L.append(f"| CLI on {lc['minutes']:.0f} min of 48 kHz 16-bit stereo ({lc['input_mib']:.0f} MiB WAV in, "
+                 f"{lc['output_mib']:.0f} MiB out): peak resident memory of the process, streamed | "
+                 f"{lc['peak_rss_mib']:.0f} MiB |")
+        L.append(f"| ... its wall time (both cores: the file's two channels share one engine; `--jobs` runs "
+                 f"files in parallel) | {lc['wall_s']:.0f} s ({lc['rtf']:.0f}x real time) |")
+    elif long_cli:
+        L.append(f"| CLI on a long file | failed: {long_cli['error']} |")
+    L.append("")
+
+    L.append("## Waiting for inference in real time\n")
+    L.append(f"`CRN_ORT_LIB=$PWD/runtime/libonnxruntime.so.1.32.0 target/release/examples/wait {wait['seconds']:g}` "
+             "(crates/crn-engine/examples/wait.rs): 48 kHz stereo, each block handed to `Engine::process` at the "
+             f"pace of a host callback for {wait['seconds']:g} s per row, while a thread of the example spins on "
+             f"the second core (load average {wait['loadavg']:.1f} when it ended). The worker asks for real-time "
+             "priority; the example's own \"audio thread\" runs at normal priority, unlike a host's. \"Frames "
+             "waited for\" are frames whose estimate was not back when the output needed it; the wait budget is "
+             "half the callback period (`WAIT_SHARE`); a frame not back by then is late and holds the previous "
+             "gains (the fallback).\n")
+    L.extend(wait["table"])
+    L.append("")
+    worst = max(wait["rows"], key=lambda r: r["worst_ms"]) if wait["rows"] else None
+    late = sum(r["late"] for r in wait["rows"])
+    frames = sum(r["frames"] for r in wait["rows"])
+    L.append(f"- Fallback (late frames): {late} of {frames} frames in all rows. Worst wait "
+             + (f"{worst['worst_ms']:.1f} ms ({worst['mode']} mode, {worst['block']}-sample blocks)." if worst else "-"))
+    L.append("- What each latency mode costs: the 30 ms mode gives the worker a whole hop, so with blocks up to "
+             "a hop the audio thread never waits; the 20 ms mode needs each frame in the block it completes in, "
+             "so the audio thread waits for the model more often (the \"frames waited for\" column). CPU is the "
+             "same in both modes (the same frames are analysed once each).")
     L.append("")
 
     L.append("## Against other denoisers\n")
@@ -509,7 +597,7 @@ def main(argv=None):
     L.append("- Measured lags of the Python wrappers are of evaluate.py's offline runs, which already compensate "
              "the delay (DeepFilterNet3 `compensate_delay=True`, GTCRN centred frames, NSNet2 offline STFT); "
              "RNNoise is the exception and shows its real delay. Streaming delays are measured for our engine "
-             "(examples/startup.rs) and DeepFilterNet3 (`compensate_delay=False`).")
+             "(crates/crn-engine/examples/startup.rs) and DeepFilterNet3 (`compensate_delay=False`).")
     skipped = {n: r["error"] for n, r in peers.items() if "error" in r}
     if skipped:
         L.append("\nSkipped: " + "; ".join(f"{n} ({e})" for n, e in skipped.items()))

@@ -6,20 +6,11 @@ use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
-pub mod bands;
-pub mod denormals;
 pub mod editor;
-pub mod engine;
-pub mod inference;
-pub mod meter;
-pub mod model;
 pub mod params;
-pub mod render;
-pub mod stft;
-pub mod worker;
-pub mod audio_io;
-pub mod cli;
-pub mod interrupt;
+
+// The framework-free audio path, shared with the CLI.
+pub use crn_engine::{denormals, engine, meter, model, stft};
 
 use engine::{Config, Engine, Mode};
 use meter::Meters;

@@ -100,7 +100,7 @@ impl Default for CrnParams {
                     s.parse::<f32>().ok()
                 }
             })),
-            output_gain: FloatParam::new("Output Gain", defaults::OUTPUT_GAIN_DB, FloatRange::Linear { min: -24.0, max: 24.0 })
+            output_gain: FloatParam::new("Output Gain", defaults::OUTPUT_GAIN_DB, FloatRange::Linear { min: defaults::OUTPUT_GAIN_RANGE_DB.0, max: defaults::OUTPUT_GAIN_RANGE_DB.1 })
                 .with_unit(" dB")
                 .with_step_size(0.1)
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),

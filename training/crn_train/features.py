@@ -1,4 +1,4 @@
-"""The STFT the model is trained on; the plugin computes exactly this at 16 kHz (src/stft.rs)."""
+"""The STFT the model is trained on; the plugin computes exactly this at 16 kHz (crates/crn-engine/src/stft.rs)."""
 import torch
 
 FRAME, HOP = 320, 160

@@ -1,7 +1,7 @@
 """The training objective, computed on what the plugin outputs rather than on the raw estimate.
 
 The plugin turns the net's magnitude estimate into a gain, clamp(estimate / noisy, 0, 1), and applies
-it to the complex noisy spectrum (src/bands.rs). So the output magnitude is min(estimate, noisy) and
+it to the complex noisy spectrum (crates/crn-engine/src/bands.rs). So the output magnitude is min(estimate, noisy) and
 its phase is the noisy phase. In the net's compressed domain (|.|^c), with Y the clean spectrum:
 
 - `mag`:   (min(est, |X|)^c - |Y|^c)^2, weighted `over` times where the output is below the clean
@@ -24,7 +24,7 @@ import torch
 from . import features
 from .model import CRN, compress
 
-SILENT = 1e-10  # src/bands.rs: bins below this pass unchanged
+SILENT = 1e-10  # crates/crn-engine/src/bands.rs: bins below this pass unchanged
 
 
 @dataclass(frozen=True)

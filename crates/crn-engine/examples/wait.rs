@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crn_denoise::engine::{Config, Engine, LatencyMode, Mode, WAIT_SHARE};
-use crn_denoise::meter::Meters;
-use crn_denoise::model::Model;
+use crn_engine::engine::{Config, Engine, LatencyMode, Mode, WAIT_SHARE};
+use crn_engine::meter::Meters;
+use crn_engine::model::Model;
 
 const RATE: f32 = 48_000.0;
 

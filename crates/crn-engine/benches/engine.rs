@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use crn_denoise::engine::{Engine, Mode};
-use crn_denoise::meter::Meters;
-use crn_denoise::model::Model;
-use crn_denoise::stft::MODEL_BINS;
+use crn_engine::engine::{Engine, Mode};
+use crn_engine::meter::Meters;
+use crn_engine::model::Model;
+use crn_engine::stft::MODEL_BINS;
 
 const RATE: f32 = 48_000.0;
 

@@ -15,9 +15,9 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crn_denoise::engine::{Engine, Mode, Settings};
-use crn_denoise::meter::Meters;
-use crn_denoise::model::Model;
+use crn_engine::engine::{Engine, Mode, Settings};
+use crn_engine::meter::Meters;
+use crn_engine::model::Model;
 
 const RATE: f32 = 48_000.0;
 const BLOCK: usize = 512;

@@ -3,13 +3,14 @@
 //! result must be a clean `Ok` or `Err`: no panic, no abort, channels of equal length.
 //! `FUZZ_SECONDS` sets the time budget (default 20 s).
 
+#[path = "../../crn-engine/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crn_denoise::audio_io::{decode, encode, Encoding};
+use crn_cli::audio_io::{decode, encode, Encoding};
 
 struct Rng(u64);
 impl Rng {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use crn_denoise::engine::{Engine, Mode};
-use crn_denoise::meter::Meters;
-use crn_denoise::model::Model;
+use crn_engine::engine::{Engine, Mode};
+use crn_engine::meter::Meters;
+use crn_engine::model::Model;
 
 /// The shipped model, loaded once per test binary.
 pub fn model() -> Arc<Model> {

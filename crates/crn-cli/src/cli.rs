@@ -2,6 +2,7 @@
 //! engine in offline mode (what a host's bounce renders).
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -10,11 +11,11 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::audio_io::{self, Audio, Encoding, SourceKind};
-use crate::engine::{defaults, Engine, Mode, Output, Settings, NO_LIMIT_DB};
-use crate::meter::Meters;
-use crate::model::{self, Model};
-use crate::render;
+use crate::audio_io::{self, Decoder, Encoding, SourceKind, Writer};
+use crn_engine::engine::{defaults, Engine, Mode, Output, Settings, NO_LIMIT_DB};
+use crn_engine::meter::Meters;
+use crn_engine::model::{self, Model};
+use crn_engine::render::{self, Piece, Streamer};
 
 /// Host block size for the offline render; the output does not depend on it.
 pub const BLOCK: usize = 512;
@@ -123,7 +124,8 @@ fn atten_db(s: &str) -> Result<f32, String> {
 }
 
 fn gain_db(s: &str) -> Result<f32, String> {
-    number(s, -60.0, 60.0, "gain")
+    let (lo, hi) = defaults::OUTPUT_GAIN_RANGE_DB;
+    number(s, lo, hi, "gain")
 }
 
 impl Args {
@@ -199,23 +201,49 @@ impl ModelPool {
 /// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-/// Denoises channels in place exactly as the plugin's offline bounce does.
-pub fn denoise(model: Arc<Model>, audio: &mut Audio, settings: Settings) -> Result<(), String> {
-    let mut engine = Engine::new(
-        audio.sample_rate as f32,
-        audio.channels.len(),
-        Some(model),
-        Mode::Offline,
-        Arc::new(Meters::default()),
-    );
+/// Streams `decoder` through the engine exactly as the plugin's offline bounce renders, a
+/// host block at a time, into `denoised` and, if given, the removed-noise stem `removed`.
+/// Returns the seconds of audio processed.
+pub fn denoise_stream(
+    model: Arc<Model>,
+    decoder: &mut Decoder,
+    settings: Settings,
+    denoised: &mut Writer<File>,
+    mut removed: Option<&mut Writer<File>>,
+) -> Result<f64, String> {
+    let channels = decoder.channels;
+    let mut engine = Engine::new(decoder.sample_rate as f32, channels, Some(model), Mode::Offline, Arc::new(Meters::default()));
     engine.set(settings);
     engine.reset();
-    if !render::render_until(&mut engine, &mut audio.channels, BLOCK, &crate::interrupt::requested) {
-        return Err("interrupted".into());
+    let mut streamer = Streamer::new(&engine, channels, BLOCK, removed.is_some());
+    let mut removed_buf: Vec<Vec<f32>> = vec![Vec::new(); channels];
+    let mut sink = |piece: Piece| -> Result<(), String> {
+        denoised.write(piece.output)?;
+        if let (Some(w), Some(input)) = (removed.as_deref_mut(), piece.input) {
+            render::removed_into(input, piece.output, &mut removed_buf);
+            let slices: Vec<&[f32]> = removed_buf.iter().map(Vec::as_slice).collect();
+            w.write(&slices)?;
+        }
+        Ok(())
+    };
+    let mut packet: Vec<Vec<f32>> = vec![Vec::new(); channels];
+    let mut frames = 0u64;
+    loop {
+        if crate::interrupt::requested() {
+            return Err("interrupted".into());
+        }
+        packet.iter_mut().for_each(Vec::clear);
+        if !decoder.read(&mut packet)? {
+            break;
+        }
+        frames += packet[0].len() as u64;
+        let slices: Vec<&[f32]> = packet.iter().map(Vec::as_slice).collect();
+        streamer.push(&mut engine, &slices, &mut sink)?;
     }
+    streamer.finish(&mut engine, &mut sink)?;
     match engine.worker_error() {
         Some(e) => Err(format!("inference failed: {e}")),
-        None => Ok(()),
+        None => Ok(frames as f64 / decoder.sample_rate as f64),
     }
 }
 
@@ -475,11 +503,11 @@ fn process(
             return Err(format!("output {} is an input file; refusing to overwrite it", out.display()));
         }
     }
-    let mut audio = audio_io::decode(&job.input)?;
+    let mut decoder = Decoder::open(&job.input)?;
     let (output, enc) = match &job.target {
-        Target::File(p) => (p.clone(), encoding_for(args.format, audio.kind, p.extension().and_then(|e| e.to_str()))),
+        Target::File(p) => (p.clone(), encoding_for(args.format, decoder.kind, p.extension().and_then(|e| e.to_str()))),
         Target::Dir(d) => {
-            let enc = encoding_for(args.format, audio.kind, None);
+            let enc = encoding_for(args.format, decoder.kind, None);
             (d.join(output_name(&job.input, enc.extension()).ok_or("input has no file name")?), enc)
         }
     };
@@ -499,22 +527,25 @@ fn process(
         }
         c.insert(r, job.input.clone());
     }
-    // The temporary files exist from here on, so an unwritable directory fails before the work.
-    let pending: Vec<audio_io::PendingFile> = outputs.iter().map(|o| audio_io::PendingFile::create(o)).collect::<Result<_, _>>()?;
-    let seconds = audio.seconds();
-    let input = (args.output == Stems::Both).then(|| audio.channels.clone());
-    let model = pool.take();
-    let result = denoise(model.clone(), &mut audio, settings);
-    pool.give(model);
-    result?;
-    let mut pending = pending.into_iter();
-    if let Some(p) = pending.next() {
-        p.finish(&audio.channels, audio.sample_rate, enc)?;
+    // The temporary files exist from here on, so an unwritable directory fails before the
+    // work; they are removed again unless everything succeeds.
+    let (rate, channels) = (decoder.sample_rate, decoder.channels);
+    let mut files = Vec::new();
+    for o in &outputs {
+        let pending = audio_io::PendingFile::create(o)?;
+        let writer = pending.writer(channels, rate, enc)?;
+        files.push((pending, writer));
     }
-    if let (Some(p), Some(input)) = (pending.next(), input) {
-        let removed = render::removed(&input, &audio.channels);
-        drop(input);
-        p.finish(&removed, audio.sample_rate, enc)?;
+    let model = pool.take();
+    let result = {
+        let mut writers = files.iter_mut().map(|(_, w)| w);
+        let denoised = writers.next().ok_or("no output")?;
+        denoise_stream(model.clone(), &mut decoder, settings, denoised, writers.next())
+    };
+    pool.give(model);
+    let seconds = result?;
+    for (pending, writer) in files {
+        pending.finish(writer)?;
     }
     Ok(Done { output, seconds })
 }

@@ -5,10 +5,10 @@ mod common;
 
 use std::sync::Arc;
 
-use crn_denoise::engine::{Config, Engine, Mode, Output, Settings};
-use crn_denoise::meter::Meters;
-use crn_denoise::model::Model;
-use crn_denoise::render::render;
+use crn_engine::engine::{Config, Engine, Mode, Output, Settings};
+use crn_engine::meter::Meters;
+use crn_engine::model::Model;
+use crn_engine::render::render;
 
 use common::*;
 
@@ -171,7 +171,7 @@ fn a_missing_or_broken_model_is_an_error_not_a_crash() {
     std::fs::write(&bad, b"this is not an onnx file").unwrap();
     assert!(Model::from_file(&bad).is_err());
     let truncated = dir.path().join("truncated.onnx");
-    std::fs::write(&truncated, &crn_denoise::model::EMBEDDED_MODEL[..5000]).unwrap();
+    std::fs::write(&truncated, &crn_engine::model::EMBEDDED_MODEL[..5000]).unwrap();
     assert!(Model::from_file(&truncated).is_err());
 }
 

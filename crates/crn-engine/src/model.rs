@@ -4,8 +4,9 @@
 //! only from there), else from the directory of the binary that holds this code (the plugin's
 //! `.so` inside its bundle, or the CLI), and that directory's `lib/`. Only under cargo (`cargo
 //! run`, `cargo test`, which set `CARGO_MANIFEST_DIR` in the environment) is the checkout's
-//! `runtime/` folder tried as well: a shipped binary never looks at the build machine's paths. Every failure is returned as text for the editor or the
-//! CLI: a plugin must never take the host down because a file is missing.
+//! `runtime/` folder tried as well: a shipped binary never looks at the build machine's paths.
+//! Every failure is returned as text for the editor or the CLI: a plugin must never take the
+//! host down because a file is missing.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -17,7 +18,7 @@ use ort::value::TensorRef;
 use crate::stft::MODEL_BINS;
 
 /// The shipped model, built into every binary so the plugin and the CLI work on their own.
-pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../assets/crn.onnx");
+pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../../assets/crn.onnx");
 pub const ORT_LIB_NAME: &str = "libonnxruntime.so.1.32.0";
 
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
@@ -46,8 +47,9 @@ fn runtime_candidates() -> Vec<PathBuf> {
     }
     // `cargo run` / `cargo test` in a checkout (scripts/fetch-onnxruntime.sh). Read at run time,
     // never baked in: `env!` would make every release binary probe the build machine's path.
+    // The package may be a workspace member below the checkout's root: try each ancestor.
     if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
-        c.push(Path::new(&dir).join("runtime").join(ORT_LIB_NAME));
+        c.extend(Path::new(&dir).ancestors().map(|d| d.join("runtime").join(ORT_LIB_NAME)));
     }
     c
 }

@@ -1,5 +1,5 @@
 //! `crn-denoise`: the plugin's denoiser as a command-line tool. See `crn-denoise --help`.
 
 fn main() {
-    std::process::exit(crn_denoise::cli::main());
+    std::process::exit(crn_cli::cli::main());
 }

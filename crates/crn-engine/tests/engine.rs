@@ -5,10 +5,10 @@ mod common;
 
 use std::sync::Arc;
 
-use crn_denoise::engine::{Config, Engine, LatencyMode, Mode, Output, Settings};
-use crn_denoise::meter::Meters;
-use crn_denoise::render::render;
-use crn_denoise::stft::{FrameSpec, Transform, MODEL_BINS};
+use crn_engine::engine::{Config, Engine, LatencyMode, Mode, Output, Settings};
+use crn_engine::meter::Meters;
+use crn_engine::render::render;
+use crn_engine::stft::{FrameSpec, Transform, MODEL_BINS};
 
 use common::*;
 
@@ -309,7 +309,7 @@ fn a_slow_worker_never_blocks_the_audio_thread_and_late_frames_are_counted() {
     let audio = std::time::Duration::from_secs_f32(x.len() as f32 / 48000.0);
     // The audio thread waited at most its share of each block, never for the worker itself
     // (which needs 2.5 times real time here).
-    let bound = audio.mul_f64(crn_denoise::engine::WAIT_SHARE + 0.35);
+    let bound = audio.mul_f64(crn_engine::engine::WAIT_SHARE + 0.35);
     assert!(elapsed < bound, "process took {elapsed:?} for {audio:?} of audio");
     assert!(e.late_frames() > 100, "late frames: {}", e.late_frames());
     assert!(y[0].iter().all(|v| v.is_finite()));

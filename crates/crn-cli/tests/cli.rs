@@ -1,15 +1,16 @@
 //! The `crn-denoise` command-line tool, run as a process.
 
+#[path = "../../crn-engine/tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use crn_denoise::audio_io::{self, SourceKind};
-use crn_denoise::engine::{Engine, Mode, Settings};
-use crn_denoise::meter::Meters;
-use crn_denoise::render;
+use crn_cli::audio_io::{self, SourceKind};
+use crn_engine::engine::{Engine, Mode, Settings};
+use crn_engine::meter::Meters;
+use crn_engine::render;
 
 const BIN: &str = env!("CARGO_BIN_EXE_crn-denoise");
 
@@ -369,17 +370,19 @@ fn no_temporary_files_left() {
 }
 
 /// The FLAC writer keeps every length exactly, including a last block shorter than flacenc's
-/// minimum, and rejects what FLAC cannot hold.
+/// 64-sample minimum (written verbatim), and rejects what FLAC cannot hold.
 #[test]
 fn flac_lengths() {
     let dir = tempfile::tempdir().unwrap();
-    for (i, len) in [64usize, 100, 4096, 4097, 4096 * 3 + 10, 8191, 70_000].into_iter().enumerate() {
-        let ch: Vec<Vec<f32>> = (0..2).map(|c| common::noise(len, (i * 2 + c) as u64, 0.3)).collect();
+    for (i, len) in [1usize, 10, 63, 64, 100, 4096, 4097, 4096 * 3 + 10, 4096 * 2 + 63, 8191, 70_000, 4096 * 130 + 5].into_iter().enumerate() {
+        // Peaks below full scale (the noise reaches 1.73 x amp), so nothing clips.
+        let ch: Vec<Vec<f32>> = (0..2).map(|c| common::noise(len, (i * 2 + c) as u64, 0.25)).collect();
         for bits in [16, 24] {
             let path = dir.path().join(format!("{len}_{bits}.flac"));
             audio_io::write_file(&path, &ch, 44_100, audio_io::Encoding::Flac(bits)).unwrap();
             let a = audio_io::decode(&path).unwrap();
             assert_eq!((a.frames(), a.kind, a.sample_rate), (len, SourceKind::Flac(bits), 44_100));
+            assert!(flac_checksum_ok(&path), "STREAMINFO MD5 of {len} samples, {bits} bit");
             let q = (1i32 << (bits - 1)) as f32;
             // Rounding: half an LSB; 16 bits adds TPDF dither of up to one LSB more.
             let tol = if bits == 16 { 1.5 } else { 0.5 };
@@ -390,12 +393,29 @@ fn flac_lengths() {
             }
         }
     }
-    let short = vec![vec![0.1f32; 10]];
-    assert!(audio_io::write_file(&dir.path().join("short.flac"), &short, 8_000, audio_io::Encoding::Flac(16)).is_err());
+    let empty = vec![Vec::<f32>::new()];
+    assert!(audio_io::write_file(&dir.path().join("empty.flac"), &empty, 8_000, audio_io::Encoding::Flac(16)).is_err());
     let nine: Vec<Vec<f32>> = vec![vec![0.0; 1000]; 9];
     assert!(audio_io::write_file(&dir.path().join("nine.flac"), &nine, 8_000, audio_io::Encoding::Flac(16)).is_err());
-    assert!(!dir.path().join("short.flac").exists() && !dir.path().join("nine.flac").exists());
+    assert!(!dir.path().join("empty.flac").exists() && !dir.path().join("nine.flac").exists());
     assert!(listing(dir.path()).iter().all(|n| n.ends_with(".flac") && !n.starts_with('.')));
+}
+
+/// Decodes a FLAC file with symphonia's verification on: the STREAMINFO MD5 matches the samples.
+fn flac_checksum_ok(path: &Path) -> bool {
+    use symphonia::core::codecs::DecoderOptions;
+    use symphonia::core::io::MediaSourceStream;
+    let mss = MediaSourceStream::new(Box::new(std::fs::File::open(path).unwrap()), Default::default());
+    let mut hint = symphonia::core::probe::Hint::new();
+    hint.with_extension("flac");
+    let probed = symphonia::default::get_probe().format(&hint, mss, &Default::default(), &Default::default()).unwrap();
+    let mut reader = probed.format;
+    let params = reader.default_track().unwrap().codec_params.clone();
+    let mut dec = symphonia::default::get_codecs().make(&params, &DecoderOptions { verify: true }).unwrap();
+    while let Ok(p) = reader.next_packet() {
+        dec.decode(&p).unwrap();
+    }
+    dec.finalize().verify_ok == Some(true)
 }
 
 /// Directory outputs keep the whole input name (only the last extension changes): dots in
@@ -545,4 +565,48 @@ fn shipped_binary_does_not_probe_the_checkout_runtime() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+}
+
+/// Files are streamed, not held: six minutes of 48 kHz stereo (138 MB as f32, about three
+/// times that when the CLI held the input, the output and the encoder's copy) denoised to
+/// both stems as FLAC stays within a fixed budget, and every sample comes out.
+#[test]
+fn long_files_stream_in_bounded_memory() {
+    const RATE: u32 = 48_000;
+    const FRAMES: usize = 6 * 60 * RATE as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.wav");
+    {
+        let spec = hound::WavSpec { channels: 2, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let mut w = hound::WavWriter::create(&input, spec).unwrap();
+        let noise = common::noise(RATE as usize, 3, 0.05);
+        for i in 0..FRAMES {
+            let tone = 0.2 * (i as f32 * 2.0 * std::f32::consts::PI * 220.0 / RATE as f32).sin();
+            for ch in 0..2 {
+                let x = tone + noise[(i + ch * 777) % noise.len()];
+                w.write_sample((x * 32767.0) as i16).unwrap();
+            }
+        }
+        w.finalize().unwrap();
+    }
+    let out = dir.path().join("long.flac");
+    let child = Command::new(BIN).args(["--quiet", "--output", "both", "--format", "flac"]).arg(&input).arg(&out).spawn().unwrap();
+    // wait4, not Child::wait: the child's own peak resident set, whatever else the tests run.
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status}");
+    let peak_mib = usage.ru_maxrss as f64 / 1024.0;
+    assert!(peak_mib < 120.0, "peak resident set {peak_mib:.0} MiB for a 6-minute stereo file");
+    for stem in [out.clone(), dir.path().join("long.removed.flac")] {
+        let mut d = audio_io::Decoder::open(&stem).unwrap();
+        let mut buf = vec![Vec::new(); 2];
+        let mut n = 0;
+        while d.read(&mut buf).unwrap() {
+            n += buf[0].len();
+            buf.iter_mut().for_each(Vec::clear);
+        }
+        assert_eq!(n, FRAMES, "{}", stem.display());
+    }
 }

@@ -109,6 +109,8 @@ pub mod defaults {
     pub const MIX: f32 = 1.0;
     pub const ATTENUATION_LIMIT_DB: f32 = 30.0;
     pub const OUTPUT_GAIN_DB: f32 = 0.0;
+    /// The output gain's range in dB, the plugin's knob and the CLI's `--gain` alike.
+    pub const OUTPUT_GAIN_RANGE_DB: (f32, f32) = (-24.0, 24.0);
     pub const STEREO_LINK: bool = true;
     /// Every control ramps to a new value over this long.
     pub const SMOOTHING_MS: f32 = 20.0;

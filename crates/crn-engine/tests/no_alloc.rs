@@ -7,7 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crn_denoise::engine::{Mode, Settings};
+use crn_engine::engine::{Mode, Settings};
 
 struct Counting;
 
@@ -43,12 +43,12 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn process_never_allocates_on_the_audio_thread() {
     for (rate, max_block) in [(48000.0f32, 512usize), (44100.0, 64), (16000.0, 4096)] {
-        let mut e = crn_denoise::engine::Engine::with_max_block(
+        let mut e = crn_engine::engine::Engine::with_max_block(
             rate,
             2,
             Some(common::model()),
             Mode::Realtime,
-            std::sync::Arc::new(crn_denoise::meter::Meters::default()),
+            std::sync::Arc::new(crn_engine::meter::Meters::default()),
             max_block,
         );
         e.reset();
