@@ -20,7 +20,7 @@ export JACK_DEFAULT_SERVER="crn-screenshot-$$"
 export JACK_NO_AUDIO_RESERVATION=1
 
 # SKIP_BUILD=1 reuses the last build (handy while iterating on the look).
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release --features standalone --bin crn_denoise_standalone
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p crn_denoise --features standalone --bin crn_denoise_standalone
 bin="$PWD/target/release/crn_denoise_standalone"
 
 work="$(mktemp -d)"

@@ -77,7 +77,7 @@ pub struct Args {
     #[arg(long = "atten-limit", value_name = "DB", default_value_t = defaults::ATTENUATION_LIMIT_DB, value_parser = atten_db)]
     pub atten_limit: f32,
 
-    /// Output gain in dB
+    /// Output gain in dB (-24 to +24, as in the plugin)
     #[arg(long, value_name = "DB", default_value_t = defaults::OUTPUT_GAIN_DB, value_parser = gain_db, allow_hyphen_values = true)]
     pub gain: f32,
 

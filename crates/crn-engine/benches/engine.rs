@@ -17,17 +17,18 @@ use crn_engine::meter::Meters;
 use crn_engine::model::Model;
 use crn_engine::stft::MODEL_BINS;
 
+#[path = "support/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift;
+
 const RATE: f32 = 48_000.0;
 
 /// Deterministic noise-like test signal (xorshift), about -20 dBFS.
 fn signal(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005) | 1;
+    let mut rng = XorShift::seeded(seed);
     (0..len)
         .map(|i| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let n = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            let n = rng.centred();
             0.1 * n + 0.05 * (i as f32 * 0.037).sin()
         })
         .collect()

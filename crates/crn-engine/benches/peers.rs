@@ -8,15 +8,16 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nnnoiseless::DenoiseState;
 
+#[path = "support/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift;
+
 fn noisy_speechlike(len: usize) -> Vec<f32> {
     // nnnoiseless expects 16-bit-scaled floats; a noisy harmonic signal at about -20 dBFS.
-    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = XorShift::new(0x9E37_79B9_7F4A_7C15);
     (0..len)
         .map(|i| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let n = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            let n = rng.centred();
             let t = i as f32 / 48_000.0;
             3276.8 * (0.5 * n + 0.3 * (2.0 * std::f32::consts::PI * 180.0 * t).sin())
         })

@@ -19,6 +19,10 @@ use crn_engine::engine::{Engine, Mode, Settings};
 use crn_engine::meter::Meters;
 use crn_engine::model::Model;
 
+#[path = "../benches/support/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift;
+
 const RATE: f32 = 48_000.0;
 const BLOCK: usize = 512;
 
@@ -32,13 +36,10 @@ fn rss_kib() -> u64 {
 }
 
 fn signal(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005) | 1;
+    let mut rng = XorShift::seeded(seed);
     (0..len)
         .map(|i| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let n = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            let n = rng.centred();
             // noise bursts with a harmonic tone, so the cross-correlation has one clear peak
             let env = if (i / 4800) % 3 == 0 { 1.0 } else { 0.2 };
             env * (0.2 * n + 0.05 * (i as f32 * 0.031).sin())
