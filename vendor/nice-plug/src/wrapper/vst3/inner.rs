@@ -742,10 +742,13 @@ impl<P: Vst3Plugin> MainThreadExecutor<Task<P>> for WrapperInner<P> {
             // (clearing it before destroying the instance), which holds the cell mutably for a
             // moment. A restart request running on the background thread then panicked in
             // `borrow()`, ending that shared thread. The host's call is short and never waits on
-            // this thread, so wait for it here instead.
-            Task::TriggerRestart(flags) => match &*loop {
+            // this thread, so wait for it here instead. The handler is cloned (a reference
+            // count) and the cell released before calling it: the host's `restartComponent`
+            // can take long, and `setComponentHandler` on another thread must not find the
+            // cell borrowed for all that time (patch 5 in PATCHES.md).
+            Task::TriggerRestart(flags) => match loop {
                 match self.component_handler.try_borrow() {
-                    Ok(handler) => break handler,
+                    Ok(handler) => break handler.clone(),
                     Err(_) => std::thread::yield_now(),
                 }
             } {

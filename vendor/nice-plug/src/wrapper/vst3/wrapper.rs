@@ -786,8 +786,18 @@ impl<P: Vst3Plugin> IEditControllerTrait for Wrapper<P> {
     }
 
     unsafe fn setComponentHandler(&self, handler: *mut IComponentHandler) -> tresult {
-        *self.inner.component_handler.borrow_mut() =
-            unsafe { ComRef::from_raw(handler) }.map(|r| r.to_com_ptr());
+        let handler = unsafe { ComRef::from_raw(handler) }.map(|r| r.to_com_ptr());
+        // PATCH(crn-denoise): the background thread borrows the cell for the instant it takes
+        // to clone the handler for a restart request (patch 5 in PATCHES.md); `borrow_mut()`
+        // panicked when the host's call landed in that instant, inside this `extern "C"` call,
+        // aborting the host.
+        let mut cell = loop {
+            match self.inner.component_handler.try_borrow_mut() {
+                Ok(cell) => break cell,
+                Err(_) => std::thread::yield_now(),
+            }
+        };
+        *cell = handler;
 
         kResultOk
     }
