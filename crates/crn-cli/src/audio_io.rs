@@ -40,10 +40,6 @@ impl Audio {
     pub fn frames(&self) -> usize {
         self.channels.first().map_or(0, Vec::len)
     }
-
-    pub fn seconds(&self) -> f64 {
-        self.frames() as f64 / self.sample_rate.max(1) as f64
-    }
 }
 
 /// What to write.

@@ -174,12 +174,3 @@ pub fn removed_into(input: &[&[f32]], denoised: &[&[f32]], out: &mut [Vec<f32>])
         o.extend(x.iter().zip(y.iter()).map(|(&x, &y)| sanitise(x) - y));
     }
 }
-
-/// [`removed_into`] for whole signals.
-pub fn removed(input: &[Vec<f32>], denoised: &[Vec<f32>]) -> Vec<Vec<f32>> {
-    let x: Vec<&[f32]> = input.iter().map(Vec::as_slice).collect();
-    let y: Vec<&[f32]> = denoised.iter().map(Vec::as_slice).collect();
-    let mut out = vec![Vec::new(); input.len()];
-    removed_into(&x, &y, &mut out);
-    out
-}
