@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data, testset
+from . import data, stored, testset
 from .peers import DNSMOS, PEERS, ShippedCRN
 
 MAX_LAG = 800  # 50 ms at 16 kHz
@@ -148,6 +148,33 @@ def render_tables(res: dict) -> str:
             f"DNSMOS P.835):\n\n{real}\n\nSystems:\n\n" + "\n".join(notes) + "\n" + skipped)
 
 
+def render_paired(res: dict) -> str:
+    p = res.get("paired")
+    if not p:
+        return ""
+    lines = [f"**Paired: {p['candidate']} minus {p['baseline']}** on the same mixtures (mean difference per "
+             f"utterance and its 95 % interval; STOI in points):", "",
+             "| condition | " + " | ".join(LABELS[m] for m in PAIRED_ORDER) + " |", "|---" * (1 + len(PAIRED_ORDER)) + "|"]
+    for key, ms in p["diff"].items():
+        cells = []
+        for m in PAIRED_ORDER:
+            v = ms.get(m)
+            k = 100 if m == "stoi" else 1
+            cells.append("" if v is None else f"{k * v['mean']:+.2f} [{k * v['lo']:+.2f}, {k * v['hi']:+.2f}]")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    v = p["verdict"]
+    lines += ["", f"Gate: better on {len(v['better'])} of {v['figures']} figures, worse on {len(v['worse'])}"
+              + (f" ({', '.join(v['worse'])})" if v["worse"] else "")
+              + (f"; STOI below the input in {', '.join(v['stoi_below_input'])}" if v["stoi_below_input"] else "")
+              + f": **{'passes' if v['ship'] else 'does not pass'}**.", ""]
+    return "\n" + "\n".join(lines) + "\n"
+
+
+PAIRED_ORDER = ("stoi", "pesq_wb", "pesq_nb", "si_sdr", "sig", "bak", "ovrl")
+LABELS = {"stoi": "STOI", "pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "si_sdr": "SI-SDR", "sig": "SIG",
+          "bak": "BAK", "ovrl": "OVRL"}
+
+
 def update_card(card: Path, block: str):
     begin, end = "<!-- eval:begin -->", "<!-- eval:end -->"
     text = card.read_text() if card.exists() else "# Model card\n"
@@ -182,13 +209,32 @@ def main(argv=None):
     ap.add_argument("--peers", default=",".join(PEERS), help="comma list of peers to try (empty: none)")
     ap.add_argument("--jobs", type=int, default=2, help="processes scoring in parallel")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime / torch threads")
+    ap.add_argument("--reuse", help="an earlier eval.json made on the same test set (checked): take systems' rows "
+                                    "from it instead of running them (the peers: about an hour)")
+    ap.add_argument("--reuse-systems", default="",
+                    help="which stored systems to take, renamed with '=', e.g. 'crn-denoise=shipped,RNNoise' "
+                         "(default: every stored system this run does not score itself)")
+    ap.add_argument("--gate", help="compare the first --models entry with this system on paired intervals "
+                                   "and print the ship verdict (default: 'shipped' when present)")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
     root = data.data_root(args.data)
     items, info = testset.build(root, args.n, args.n_real, args.seed, args.max_seconds)
-    print(f"test set: {len(items)} items in {time.time() - t0:.0f} s", flush=True)
+    tset_hash = stored.testset_hash(items)
+    print(f"test set: {len(items)} items in {time.time() - t0:.0f} s, hash {tset_hash}", flush=True)
+    old = json.loads(Path(args.reuse).read_text()) if args.reuse else None
+    own = {"unprocessed"}
+    for k, (label, _) in enumerate(parse_models(args.models)):
+        own |= {label} | ({f"{label} (no limit)"} if k == 0 else set())
+    reuse = stored.parse_reuse(args.reuse_systems, list(old["systems"]), own) if old else []
+    if old:  # fail before the hour of work on anything the description or the hash can tell already
+        stored.check_same_testset(old, {"testset_hash": tset_hash, "n_utterances": args.n, "seed": args.seed,
+                                        "max_seconds": args.max_seconds, "snrs_db": testset.SNRS,
+                                        "level_range_dbfs": testset.LEVEL_RANGE_DB, "utterances": info["utterances"],
+                                        "noise_files": info["noise_files"], "real_recordings": info["real_recordings"]},
+                                  unprocessed_rows={})
     xs = [it["noisy"] for it in items]
 
     outputs: dict[str, list] = {"unprocessed": list(xs)}
@@ -214,7 +260,7 @@ def main(argv=None):
         print(f"{label}: {time.time() - t:.0f} s", flush=True)
 
     skipped = {}
-    for peer in [p for p in args.peers.split(",") if p]:
+    for peer in [p for p in args.peers.split(",") if p and p not in {dst for _, dst in reuse}]:
         t = time.time()
         try:
             run, desc = PEERS[peer]()
@@ -265,6 +311,7 @@ def main(argv=None):
     est = info["real_est_snr_db"]
     res = {
         "config": {
+            "testset_hash": tset_hash,
             "command": cmd, "models": args.models, "n_utterances": args.n, "n_real": len(info["real_recordings"]),
             "seed": args.seed, "max_seconds": args.max_seconds, "snrs_db": testset.SNRS,
             "level_range_dbfs": testset.LEVEL_RANGE_DB, "n_speakers": len(info["speakers"]),
@@ -278,9 +325,23 @@ def main(argv=None):
         "systems": systems, "skipped": skipped, "results": results,
         "per_utterance": {s: dict(c) for s, c in per.items()},
     }
+    if old:
+        how = stored.check_same_testset(old, res["config"], res["per_utterance"]["unprocessed"])
+        for src, dst in reuse:
+            res["systems"][dst] = dict(old["systems"][src], desc=old["systems"][src]["desc"] + f" (stored rows: {args.reuse})")
+            res["results"][dst] = old["results"][src]
+            res["per_utterance"][dst] = old["per_utterance"][src]
+        res["config"]["reused"] = {"from": args.reuse, "systems": dict(reuse), "same_test_set_by": how}
+        print(f"reused {', '.join(d for _, d in reuse)} from {args.reuse} (same test set by {how})", flush=True)
+    models = [label for label, _ in parse_models(args.models)]
+    gate = args.gate or ("shipped" if "shipped" in res["systems"] else None)
+    if models and gate and gate in res["per_utterance"] and gate != models[0]:
+        diff = stored.paired(res["per_utterance"][models[0]], res["per_utterance"][gate])
+        res["paired"] = {"candidate": models[0], "baseline": gate, "diff": diff,
+                         "verdict": stored.verdict(diff, res["results"][models[0]], res["results"]["unprocessed"])}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
-    block = render_tables(res)
+    block = render_tables(res) + render_paired(res)
     print(block)
     if args.card:
         update_card(Path(args.card), block)

@@ -1,6 +1,9 @@
 """Export a training checkpoint as the streaming ONNX model the plugin runs.
 
-    python -m crn_train.export --ckpt checkpoints/small.pt --out ../assets/crn.onnx [--int8 ../assets/crn-int8.onnx]
+    python -m crn_train.export --ckpt checkpoints/latest.pt --out runs/candidate.onnx [--int8 runs/candidate-int8.onnx]
+
+A checkpoint with a moving average of the weights (`train.py --ema`) exports the average unless
+`--weights model` asks for the last step's weights.
 
 `--int8` also writes a dynamically quantised copy (onnxruntime.quantization: int8 weights for the LSTM
 and the convolutions, activations quantised per call; the transposed convolutions stay fp32, ORT has no
@@ -17,10 +20,11 @@ from .model import CRN, CRNConfig
 from .stream import export_onnx
 
 
-def load_checkpoint(path: str | Path) -> tuple[CRN, dict]:
+def load_checkpoint(path: str | Path, weights: str = "ema") -> tuple[CRN, dict]:
+    """The net of a checkpoint: its moving average where it has one and `weights` is "ema", else its weights."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
     model = CRN(CRNConfig.from_dict(ck["config"]))
-    model.load_state_dict(ck["model"])
+    model.load_state_dict(ck["ema"] if weights == "ema" and "ema" in ck else ck["model"])
     return model.eval(), ck.get("state", {})
 
 
@@ -41,8 +45,10 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="crn")
     ap.add_argument("--int8", help="also write an int8-quantised copy here")
+    ap.add_argument("--weights", choices=("ema", "model"), default="ema",
+                    help="the moving average of the weights (when the checkpoint has one) or the last step's")
     args = ap.parse_args(argv)
-    model, state = load_checkpoint(args.ckpt)
+    model, state = load_checkpoint(args.ckpt, args.weights)
     meta = {"name": args.name, "training_steps": str(state.get("step", 0)),
             "training_audio_hours": f"{state.get('audio_seconds', 0) / 3600:.1f}"}
     s = export_onnx(model, args.out, meta)

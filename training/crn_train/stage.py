@@ -12,8 +12,8 @@ than PCM; the test part is not needed there) into tar shards of at most
 3.12). Each staging call unpacks one shard into `--into` and prints what is there, so a machine that
 went cold in between is noticed at once (the next call reports missing shards and the plan is rerun
 from the first). The last call carries the last shard too, and trains: `train.py` decodes the corpus
-there on 16 cores, mixes on the GPU and stops by itself before the call's limit, with `best.pt`,
-`last.pt` and `train.log` written to $OUT.
+there on 16 cores, mixes on the GPU and stops by itself before the call's limit, with `latest.pt`
+(weights, optimiser, EMA) and `latest.train.log` written to $OUT.
 """
 from __future__ import annotations
 
@@ -93,6 +93,12 @@ def report(into: Path) -> None:
     print(f"staged on this machine: {staged} ({n} files in {into})", flush=True)
 
 
+def newest_checkpoint() -> str:
+    """The checkpoint the GPU run continues: the kept one (`resume.newest`), by name under checkpoints/."""
+    from .resume import CHECKPOINTS, newest
+    return newest(CHECKPOINTS).name
+
+
 def plan(stage: Path, minutes: float, batch: int) -> list[dict]:
     """The device calls, in order: each is the `run` tool's command and carry list."""
     index = json.loads((stage / "index.json").read_text())["shards"]
@@ -107,7 +113,8 @@ def plan(stage: Path, minutes: float, batch: int) -> list[dict]:
              f"&& export PYTHONPATH=/tmp/site && {unpack_cmd} {rel / last['shard']} --into {REMOTE_DATA} "
              f"&& nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv "
              f"&& cd training && PYTHONUNBUFFERED=1 python3 -m crn_train.train --data {REMOTE_DATA} "
-             f"--init checkpoints/small.pt --out $OUT --minutes {minutes} --batch {batch} --seconds 4 --lr 1e-3 "
+             f"--init checkpoints/{newest_checkpoint()} --ckpt $OUT/latest.pt --minutes {minutes} --batch {batch} "
+             f"--seconds 4 --lr 1e-3 "
              f"--warmup 300 --valid-items 512 --ckpt-minutes 2 --cache /root/crn-cache 2>&1 | tee $OUT/stdout.log")
     calls.append({"carry": [str(rel / last["shard"]), str(rel / "wheels")], "command": "set -o pipefail; " + train,
                   "timeout_s": 600})

@@ -1,20 +1,29 @@
 """Train the CRN on the plugin's own output (`loss.py`), with batches mixed on the training device.
 
-    python -m crn_train.train --init checkpoints/small.pt --out runs/cpu --minutes 120      # CPU
-    python -m crn_train.train --init checkpoints/small.pt --out $OUT --minutes 8.5 --batch 256  # GPU
+    python -m crn_train.train --init checkpoints/latest.pt --out runs/cpu --minutes 120      # CPU
+    python -m crn_train.train --init checkpoints/latest.pt --out $OUT --minutes 8.5 --batch 256  # GPU
+    python -m crn_train.train --ckpt checkpoints/latest.pt --until 20:50 ...   # one file, continued (resume.py)
 
 The training and validation parts of the split are decoded once into int16 tensors (cached as
 `<cache>/<part>.npz`) and moved to the device; `batchmix.BatchMixer` makes every batch there.
 The validation set is a fixed draw of the same mixer on held-out speakers and noises. Every
 `--ckpt-minutes` (and at the end) the run writes `<out>/last.pt` (with the optimiser, to resume),
 `<out>/best.pt` when validation improved, and a line in `<out>/train.log`. It stops by itself after
-`--minutes` of wall time, counted from the start of the process (data loading included), so a
-device call with a hard limit always ends with its checkpoint written.
+`--minutes` of wall time, counted from the start of the process (data loading included), or at the
+wall-clock time `--until`, so a device call with a hard limit always ends with its checkpoint written.
+
+With `--ckpt FILE` there is one file instead, read at the start when it exists and overwritten at every
+checkpoint (atomically: killing the run loses at most `--ckpt-minutes`): weights, optimiser, the
+exponential moving average of the weights (`--ema`, what is validated and exported) and the running
+totals, all fp32; its log is `FILE` with `.train.log`. SIGTERM and SIGINT write it before stopping.
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import datetime as dt
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -31,6 +40,42 @@ def lr_at(base: float, frac: float, step: int, warmup: int) -> float:
     frac = min(max(frac, 0.0), 1.0)
     w = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
     return w * base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def parse_until(text: str, now: float | None = None) -> float:
+    """Wall-clock deadline as a Unix time: 'HH:MM' (the next such time, local), an ISO date-time, or Unix seconds."""
+    now = time.time() if now is None else now
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if len(text) <= 5 and ":" in text:
+        h, m = (int(v) for v in text.split(":"))
+        base = dt.datetime.fromtimestamp(now)
+        t = base.replace(hour=h, minute=m, second=0, microsecond=0)
+        if t.timestamp() <= now:
+            t += dt.timedelta(days=1)
+        return t.timestamp()
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
+class EMA:
+    """Exponential moving average of the weights (and buffers): a smoother model than the last step's."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module):
+        src = model.state_dict()
+        for k, v in self.model.state_dict().items():
+            if v.dtype.is_floating_point:
+                v.mul_(self.decay).add_(src[k], alpha=1 - self.decay)
+            else:
+                v.copy_(src[k])
 
 
 def validation_set(c: corpus.Corpus, aug: Augment, items: int, device, seed: int = 1234):
@@ -82,6 +127,11 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--warmup", type=int, default=200, help="steps of linear LR warm-up on a fresh optimiser")
     ap.add_argument("--minutes", type=float, default=60.0, help="stop after this much wall time, all included")
+    ap.add_argument("--until", help="stop at this wall-clock time instead ('HH:MM', ISO date-time or Unix seconds)")
+    ap.add_argument("--ckpt", help="one checkpoint file, continued and overwritten (replaces --out's best/last)")
+    ap.add_argument("--ema", type=float, default=0.999, help="decay per step of the weights' moving average")
+    ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                    help="LR over the run: cosine to lr/20 by its end, or constant (continued training)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (CPU training)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
@@ -97,7 +147,7 @@ def main(argv=None):
                          "when starting from a checkpoint")
     args = ap.parse_args(argv)
     t_start = time.time()
-    t_end = t_start + args.minutes * 60
+    t_end = parse_until(args.until, t_start) if args.until else t_start + args.minutes * 60
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -106,8 +156,10 @@ def main(argv=None):
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    out = Path(args.out)
+    single = Path(args.ckpt) if args.ckpt else None
+    out = single.parent if single else Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    log_path = single.with_suffix(".train.log") if single else out / "train.log"
     root = data.data_root(args.data)
     cache = Path(args.cache) if args.cache else out.parent / "cache"
     train_c = corpus.cached(root, "train", cache, args.decoders)
@@ -116,7 +168,7 @@ def main(argv=None):
     mixer = BatchMixer(train_c, aug, seed=args.seed, device=device)
     weights = LossWeights.parse(args.loss)
     valid = validation_set(valid_c, aug, args.valid_items, device)
-    log(out, f"data ready in {time.time() - t_start:.0f} s: train {len(train_c.speech_len)} utterances "
+    log(log_path, f"data ready in {time.time() - t_start:.0f} s: train {len(train_c.speech_len)} utterances "
              f"({train_c.speech_hours:.2f} h), {len(train_c.noise_len)} noises ({train_c.noise_hours:.2f} h), "
              f"{len(train_c.rir)} RIRs; valid {len(valid_c.speech_len)} utterances, {len(valid_c.noise_len)} noises; "
              f"{aug}; {weights}")
@@ -127,22 +179,32 @@ def main(argv=None):
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     state = {"step": 0, "audio_seconds": 0.0, "train_seconds": 0.0, "best_valid": float("inf")}
     fresh_opt = True
-    resume = out / "last.pt" if (out / "last.pt").exists() else (Path(args.init) if args.init else None)
+    own = single if single else out / "last.pt"  # the file this run writes with its optimiser
+    resume = own if own.exists() else (Path(args.init) if args.init else None)
+    ema = None
     if resume:
         ck = torch.load(resume, map_location=device, weights_only=False)
         assert CRNConfig.from_dict(ck["config"]) == cfg, "checkpoint is of another preset"
         model.load_state_dict(ck["model"])
         state.update(ck.get("state", {}))
-        if "opt" in ck and resume == out / "last.pt":
+        if "opt" in ck and (resume == own or single):
             opt.load_state_dict(ck["opt"])
             fresh_opt = False
         else:
             state["best_valid"] = float("inf")  # another objective: its old number says nothing here
+        if args.ema > 0:
+            ema = EMA(model, args.ema)
+            if "ema" in ck:
+                ema.model.load_state_dict(ck["ema"])
         mixer.gen.manual_seed(args.seed * 1_000_003 + state["step"])
-        log(out, f"resumed from {resume} at step {state['step']} ({state['audio_seconds'] / 3600:.1f} h seen)")
+        log(log_path, f"resumed from {resume} at step {state['step']} ({state['audio_seconds'] / 3600:.1f} h seen)"
+                 + ("" if fresh_opt else ", optimiser included") + (", EMA included" if resume and "ema" in ck else ""))
+    if ema is None and args.ema > 0:
+        ema = EMA(model, args.ema)
+    audio_at_start = state["audio_seconds"]
     freeze_bn = args.bn == "frozen" or (args.bn == "auto" and resume is not None)
-    log(out, f"BatchNorm {'frozen (running statistics)' if freeze_bn else 'on batch statistics'}")
-    log(out, f"preset {args.preset} {cfg} params {model.param_count()} device {device} batch {args.batch} "
+    log(log_path, f"BatchNorm {'frozen (running statistics)' if freeze_bn else 'on batch statistics'}")
+    log(log_path, f"preset {args.preset} {cfg} params {model.param_count()} device {device} batch {args.batch} "
              f"crop {args.seconds} s threads {torch.get_num_threads()} bf16 autocast {amp}")
 
     def save(path: Path, with_opt: bool):
@@ -150,23 +212,38 @@ def main(argv=None):
               "augment": aug.__dict__, "loss": weights.__dict__}
         if with_opt:
             ck["opt"] = opt.state_dict()
-        tmp = path.with_suffix(".tmp")
+            if ema is not None:
+                ck["ema"] = ema.model.state_dict()
+        tmp = path.with_name(path.name + ".tmp")
         torch.save(ck, tmp)
         tmp.replace(path)
 
     def checkpoint():
-        v = evaluate(model, valid, weights, amp, freeze_bn)
+        scored = ema.model if ema is not None else model
+        v = evaluate(scored, valid, weights, amp, freeze_bn)
+        train_mode(model, freeze_bn)
         line = (f"step={state['step']} audio_hours={state['audio_seconds'] / 3600:.3f} "
+                f"added_hours={(state['audio_seconds'] - audio_at_start) / 3600:.3f} "
                 f"train_hours={state['train_seconds'] / 3600:.3f} lr={opt.param_groups[0]['lr']:.2e} "
-                f"valid_loss={v['loss']:.5f} valid_mag={v['mag']:.5f} valid_cplx={v['cplx']:.5f} valid_raw={v['raw']:.5f}")
+                f"valid_loss={v['loss']:.5f} valid_mag={v['mag']:.5f} valid_cplx={v['cplx']:.5f} valid_raw={v['raw']:.5f}"
+                + (" (EMA)" if ema is not None else ""))
         if v["loss"] < state["best_valid"]:
             state["best_valid"] = v["loss"]
-            save(out / "best.pt", with_opt=False)
+            if not single:
+                save(out / "best.pt", with_opt=False)
             line += " best"
-        with open(out / "train.log", "a") as f:
+        with open(log_path, "a") as f:
             f.write(line + "\n")
         print(line, flush=True)
-        save(out / "last.pt", with_opt=True)
+        save(own, with_opt=True)
+
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):  # finish the step, write the checkpoint, then stop
+        stop["signal"] = signum
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
 
     # A checkpoint (validation + two saves) must fit before the deadline: keep a margin of two of them.
     t_ckpt = time.time()
@@ -182,8 +259,8 @@ def main(argv=None):
     while True:
         t0 = time.time()
         for g in opt.param_groups:
-            g["lr"] = lr_at(args.lr, (t0 - t_loop) / loop_budget, state["step"] - step0,
-                            args.warmup if fresh_opt else 0)
+            g["lr"] = lr_at(args.lr, (t0 - t_loop) / loop_budget if args.schedule == "cosine" else 0.0,
+                            state["step"] - step0, args.warmup if fresh_opt else 0)
         x, y = mixer.batch(args.batch)
         with autocast(device, amp):
             loss = plugin_loss(model, x, y, weights)
@@ -191,6 +268,8 @@ def main(argv=None):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
+        if ema is not None:
+            ema.update(model)
         losses.append(loss.detach())
         state["step"] += 1
         secs = x.shape[0] * x.shape[1] / data.SR
@@ -203,14 +282,16 @@ def main(argv=None):
                   f"audio_h {state['audio_seconds'] / 3600:.2f} speed {window_audio / (now - window_t):.0f}x "
                   f"(mixing and all)", flush=True)
             losses, window_audio, window_t = [], 0.0, now
-        done = now - t_loop >= loop_budget
+        done = now - t_loop >= loop_budget or stop["signal"] is not None
         if now - t_ckpt > args.ckpt_minutes * 60 or done:
             checkpoint()
             t_ckpt = time.time()
             if done:
                 break
-    log(out, f"stopped after {(time.time() - t_start) / 60:.1f} min at step {state['step']}; best valid "
-             f"{state['best_valid']:.5f}")
+    log(log_path, f"stopped after {(time.time() - t_start) / 60:.1f} min at step {state['step']}"
+             + (f" (signal {stop['signal']})" if stop["signal"] else "")
+             + f": {(state['audio_seconds'] - audio_at_start) / 3600:.2f} h of mixtures added, "
+             f"{state['audio_seconds'] / 3600:.2f} h in all; best valid {state['best_valid']:.5f}")
 
 
 def bf16_works(model: CRN, mixer: BatchMixer) -> bool:
@@ -228,9 +309,9 @@ def bf16_works(model: CRN, mixer: BatchMixer) -> bool:
     return ok
 
 
-def log(out: Path, line: str):
+def log(path: Path, line: str):
     print(line, flush=True)
-    with open(out / "train.log", "a") as f:
+    with open(path, "a") as f:
         f.write("# " + line + "\n")
 
 

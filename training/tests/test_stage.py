@@ -65,7 +65,8 @@ def test_plan_carries_one_shard_per_call_and_trains_in_the_last(tmp_path, monkey
         assert [c["carry"][0].split("/")[-1] for c in calls] == ["shard-0.tar", "shard-1.tar", "shard-2.tar"]
         assert all("unpack" in c["command"] for c in calls)
         last = calls[-1]["command"]
-        assert "crn_train.train" in last and "--out $OUT" in last and "--minutes 8.0" in last
+        assert "crn_train.train" in last and "--ckpt $OUT/latest.pt" in last and "--minutes 8.0" in last
+        assert f"--init checkpoints/{stage.newest_checkpoint()} " in last  # continues the kept training
         assert any(c.endswith("wheels") for c in calls[-1]["carry"])
         assert all(len(c["command"]) <= 2000 and len(c["carry"]) <= 8 for c in calls)  # the run tool's limits
     finally:

@@ -41,3 +41,55 @@ def test_frozen_batchnorm_keeps_its_running_statistics():
     train.train_mode(net, freeze_bn=False)
     net(torch.rand(2, 10, 161) * 5)
     assert not all(torch.equal(a, b.running_mean) for a, b in zip(before, net.enc_bn))
+
+
+def test_single_checkpoint_continues_with_optimiser_and_ema(tmp_path, monkeypatch):
+    """--ckpt: one file holds weights, optimiser, EMA and totals; a second run continues it, adds hours."""
+    import time
+
+    root = tmp_path / "data"
+    rows = fake_data(root)
+    monkeypatch.setattr(data, "SPLIT_FILE", tmp_path / "split.json")
+    data.SPLIT_FILE.write_text(json.dumps(data.make_split(rows)))
+    ck = tmp_path / "checkpoints" / "latest.pt"
+    args = ["--data", str(root), "--ckpt", str(ck), "--preset", "tiny", "--batch", "2", "--seconds", "0.5",
+            "--valid-items", "4", "--threads", "1", "--cache", str(tmp_path / "cache"), "--schedule", "constant",
+            "--ema", "0.9"]
+    train.main(args + ["--until", str(time.time() + 8)])
+    first = torch.load(ck, weights_only=False)
+    assert {"model", "opt", "ema", "state", "config"} <= set(first)
+    assert first["state"]["step"] > 0
+    assert all(v.dtype == torch.float32 for v in first["model"].values() if v.is_floating_point())
+    # the moving average lags the weights: it is a different model once the weights moved
+    assert any(not torch.equal(first["ema"][k], first["model"][k]) for k in first["model"]
+               if first["model"][k].is_floating_point())
+    assert not list(ck.parent.glob("*.tmp")) and not (ck.parent / "best.pt").exists()
+    train.main(args + ["--until", str(time.time() + 8)])
+    second = torch.load(ck, weights_only=False)
+    assert second["state"]["step"] > first["state"]["step"]
+    assert second["state"]["audio_seconds"] > first["state"]["audio_seconds"]
+    log = ck.with_suffix(".train.log").read_text()
+    assert "optimiser included, EMA included" in log
+    assert log.count("h of mixtures added") == 2 and "added_hours=" in log
+
+
+def test_parse_until():
+    import datetime as dt
+
+    now = dt.datetime(2026, 12, 3, 18, 0).timestamp()
+    assert train.parse_until("20:50", now) == dt.datetime(2026, 12, 3, 20, 50).timestamp()
+    assert train.parse_until("17:00", now) == dt.datetime(2026, 12, 4, 17, 0).timestamp()  # the next one
+    assert train.parse_until("1234.5", now) == 1234.5
+
+
+def test_resume_starts_from_the_kept_file_or_the_most_trained(tmp_path):
+    from crn_train import resume
+
+    for name, hours in (("a.pt", 5.0), ("b.pt", 9.0), ("c.pt", 1.0)):
+        torch.save({"state": {"audio_seconds": hours * 3600}}, tmp_path / name)
+    assert resume.newest(tmp_path).name == "b.pt"
+    targs = resume.train_args(tmp_path, "20:50", "DATA", ["--threads", "1"])
+    assert targs[targs.index("--init") + 1].endswith("b.pt")
+    assert targs[targs.index("--ckpt") + 1].endswith(resume.KEPT) and targs[-2:] == ["--threads", "1"]
+    torch.save({"state": {"audio_seconds": 0.0}}, tmp_path / resume.KEPT)
+    assert resume.newest(tmp_path).name == resume.KEPT
