@@ -3,8 +3,9 @@
     python -m crn_train.evaluate --data ../../shared/data --card ../assets/MODEL_CARD.md
 
 Conditions (`testset.py`): held-out speakers x held-out noises at -5 / 0 / 5 dB at random levels; the
-same speakers in babble; band-limited speech (8 kHz sources) in full-band noise; and real noisy phone
-recordings without a reference. Systems: the unprocessed input; each `--models` entry (ONNX files with
+same speakers in babble; band-limited speech (8 kHz sources) in full-band noise; whole recordings that
+were 8 kHz to begin with; quiet speech and noise at low levels; and real noisy phone recordings without a
+reference. Systems: the unprocessed input; each `--models` entry (ONNX files with
 the plugin's contract) run as the plugin runs it at 16 kHz (one frame at a time with the state carried,
 gain = clamp(estimate / noisy, 0, 1), floored at the plugin's default 30 dB attenuation limit; the first
 also without the floor); and the peers that are installed (`peers.py`), at their defaults. Each system's
@@ -118,34 +119,43 @@ def _table(res, cond, metrics):
     return "\n".join(lines)
 
 
+WB = [("STOI", "stoi", (100, 1)), ("PESQ", "pesq_wb", (1, 2)), ("SI-SDR", "si_sdr", (1, 1))]
+NB = [("STOI", "stoi", (100, 1)), ("PESQ-NB", "pesq_nb", (1, 2)), ("PESQ-WB", "pesq_wb", (1, 2))]
+# The card's tables: condition, heading, columns.
+TABLES = [
+    ("noise", "**Noise** (held-out noise recordings)", WB),
+    ("babble", f"**Babble** ({testset.BABBLE_TALKERS} other held-out talkers)", WB),
+    ("band-limited", "**Band-limited speech** (an 8 kHz source: nothing above 4 kHz; the noise is full-band)", NB),
+    ("narrowband", "**Narrow-band recordings** (speech and noise both end at 4 kHz, as a file that was 8 kHz "
+                   "to begin with)", NB + [("SI-SDR", "si_sdr", (1, 1))]),
+    ("quiet", f"**Quiet** (the same speech and noise at 10 / 20 dB, the mixture at {testset.QUIET_LEVEL_RANGE_DB[0]:.0f} "
+              f"to {testset.QUIET_LEVEL_RANGE_DB[1]:.0f} dBFS RMS)", WB),
+]
+
+
 def render_tables(res: dict) -> str:
     cfg = res["config"]
-    noise = _table(res, "noise", [("STOI", "stoi", (100, 1)), ("PESQ", "pesq_wb", (1, 2)),
-                                  ("SI-SDR", "si_sdr", (1, 1))])
-    babble = _table(res, "babble", [("STOI", "stoi", (100, 1)), ("PESQ", "pesq_wb", (1, 2)),
-                                    ("SI-SDR", "si_sdr", (1, 1))])
-    band = _table(res, "band-limited", [("STOI", "stoi", (100, 1)), ("PESQ-NB", "pesq_nb", (1, 2)),
-                                        ("PESQ-WB", "pesq_wb", (1, 2))])
+    blocks = [f"{title}:\n\n{_table(res, cond, metrics)}\n\n" for cond, title, metrics in TABLES
+              if any(cond in r for r in res["results"].values())]
     lines = ["| system | DNSMOS SIG | DNSMOS BAK | DNSMOS OVRL |", "|---|---|---|---|"]
     for name in res["systems"]:
         m = res["results"].get(name, {}).get("real", {}).get("all")
         if m:
             lines.append(f"| {name} | {fmt(m['sig'], 2)} | {fmt(m['bak'], 2)} | {fmt(m['ovrl'], 2)} |")
-    real = "\n".join(lines)
+    if len(lines) > 2:
+        blocks.append(f"**Real noisy recordings** ({cfg['n_real']} held-out speechocean762 phone recordings with the "
+                      f"lowest speech-SNR estimates, {cfg['real_est_snr_db'][0]:.0f}-{cfg['real_est_snr_db'][1]:.0f} dB; "
+                      f"no reference; DNSMOS P.835):\n\n" + "\n".join(lines) + "\n\n")
     notes = [f"- **{n}**: {i['desc']}; measured delay {i['lag_samples']} samples at 16 kHz (compensated)."
              for n, i in res["systems"].items()]
     skipped = "".join(f"- {p}: not run ({why})\n" for p, why in res.get("skipped", {}).items())
     return (f"Produced by `{cfg['command']}` ({cfg['elapsed_s'] / 60:.1f} min on {cfg['machine']}).\n\n"
             f"Held-out speakers ({cfg['n_speakers']}: {cfg['corpora']}), {cfg['n_utterances']} utterances of up to "
             f"{cfg['max_seconds']:.0f} s, held-out noise files ({cfg['n_noise_files']}), each mixture at a random "
-            f"level of {testset.LEVEL_RANGE_DB[0]:.0f} to {testset.LEVEL_RANGE_DB[1]:.0f} dBFS RMS, seed {cfg['seed']}. "
-            f"STOI in %, PESQ wide-band (P.862.2) unless marked, SI-SDR in dB; means over utterances.\n\n"
-            f"**Noise** (held-out noise recordings):\n\n{noise}\n\n"
-            f"**Babble** ({testset.BABBLE_TALKERS} other held-out talkers):\n\n{babble}\n\n"
-            f"**Band-limited speech** (an 8 kHz source: nothing above 4 kHz; the noise is full-band):\n\n{band}\n\n"
-            f"**Real noisy recordings** ({cfg['n_real']} held-out speechocean762 phone recordings with the lowest "
-            f"speech-SNR estimates, {cfg['real_est_snr_db'][0]:.0f}-{cfg['real_est_snr_db'][1]:.0f} dB; no reference; "
-            f"DNSMOS P.835):\n\n{real}\n\nSystems:\n\n" + "\n".join(notes) + "\n" + skipped)
+            f"level of {testset.LEVEL_RANGE_DB[0]:.0f} to {testset.LEVEL_RANGE_DB[1]:.0f} dBFS RMS unless said, seed "
+            f"{cfg['seed']}. STOI in %, PESQ wide-band (P.862.2) unless marked, SI-SDR in dB; means over utterances. "
+            f"A system without rows in a condition was not run there.\n\n"
+            + "".join(blocks) + "Systems:\n\n" + "\n".join(notes) + "\n" + skipped)
 
 
 def render_paired(res: dict) -> str:
@@ -209,8 +219,11 @@ def main(argv=None):
     ap.add_argument("--peers", default=",".join(PEERS), help="comma list of peers to try (empty: none)")
     ap.add_argument("--jobs", type=int, default=2, help="processes scoring in parallel")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime / torch threads")
-    ap.add_argument("--reuse", help="an earlier eval.json made on the same test set (checked): take systems' rows "
-                                    "from it instead of running them (the peers: about an hour)")
+    ap.add_argument("--conditions", default=",".join(list(testset.SNRS) + ["real"]),
+                    help="conditions to score (comma list; default: all)")
+    ap.add_argument("--reuse", action="append", default=[],
+                    help="an earlier eval.json: take systems' rows from it, for every condition made on the same "
+                         "mixtures (checked), instead of running them (the peers: about an hour); repeatable")
     ap.add_argument("--reuse-systems", default="",
                     help="which stored systems to take, renamed with '=', e.g. 'crn-denoise=shipped,RNNoise' "
                          "(default: every stored system this run does not score itself)")
@@ -222,19 +235,34 @@ def main(argv=None):
     t0 = time.time()
     root = data.data_root(args.data)
     items, info = testset.build(root, args.n, args.n_real, args.seed, args.max_seconds)
-    tset_hash = stored.testset_hash(items)
-    print(f"test set: {len(items)} items in {time.time() - t0:.0f} s, hash {tset_hash}", flush=True)
-    old = json.loads(Path(args.reuse).read_text()) if args.reuse else None
+    conditions = [c for c in args.conditions.split(",") if c]
+    unknown = set(conditions) - set(testset.SNRS) - {"real"}
+    if unknown:
+        raise SystemExit(f"unknown conditions: {', '.join(sorted(unknown))}")
+    items = [it for it in items if it["cond"] in conditions]
+    hashes = stored.testset_hashes(items)
+    print(f"test set: {len(items)} items in {time.time() - t0:.0f} s, hashes {hashes}", flush=True)
+    description = {"n_utterances": args.n, "seed": args.seed, "max_seconds": args.max_seconds,
+                   "snrs_db": testset.SNRS, "level_range_dbfs": testset.LEVEL_RANGE_DB,
+                   "utterances": info["utterances"], "noise_files": info["noise_files"],
+                   "real_recordings": info["real_recordings"]}
     own = {"unprocessed"}
     for k, (label, _) in enumerate(parse_models(args.models)):
         own |= {label} | ({f"{label} (no limit)"} if k == 0 else set())
-    reuse = stored.parse_reuse(args.reuse_systems, list(old["systems"]), own) if old else []
-    if old:  # fail before the hour of work on anything the description or the hash can tell already
-        stored.check_same_testset(old, {"testset_hash": tset_hash, "n_utterances": args.n, "seed": args.seed,
-                                        "max_seconds": args.max_seconds, "snrs_db": testset.SNRS,
-                                        "level_range_dbfs": testset.LEVEL_RANGE_DB, "utterances": info["utterances"],
-                                        "noise_files": info["noise_files"], "real_recordings": info["real_recordings"]},
-                                  unprocessed_rows={})
+    # What each stored file can give: (file, its rows, [(stored name, name here)], conditions on our mixtures).
+    # The description and the hashes are checked before the work; older files' unprocessed rows after it.
+    sources = []
+    for path in args.reuse:
+        old = json.loads(Path(path).read_text())
+        pick = stored.parse_reuse(args.reuse_systems, list(old["systems"]), own)
+        conds, how = stored.comparable_conditions(old, hashes, description)
+        sources.append((path, old, pick, [c for c in conds if c in conditions], how))
+        print(f"{path}: {', '.join(d for _, d in pick)} reusable in {', '.join(conds) or 'no condition'} "
+              f"(same mixtures by {how})", flush=True)
+    covered = defaultdict(set)  # name here -> conditions its stored rows cover
+    for _, old, pick, conds, _ in sources:
+        for src, dst in pick:
+            covered[dst] |= {c for c in conds if c in old["results"].get(src, {})}
     xs = [it["noisy"] for it in items]
 
     outputs: dict[str, list] = {"unprocessed": list(xs)}
@@ -246,7 +274,7 @@ def main(argv=None):
         meta[label] = crn.meta
         variants = [(label, DEFAULT_ATTEN_LIMIT_DB)] + ([(f"{label} (no limit)", None)] if k == 0 else [])
         ys = {v: [] for v, _ in variants}
-        for cond in ("noise", "babble", "band-limited", "real"):  # batched per condition: similar lengths
+        for cond in conditions:  # batched per condition: similar lengths
             idx = [i for i, it in enumerate(items) if it["cond"] == cond]
             spec, mag, est, L = crn.estimates([xs[i] for i in idx])
             for v, limit in variants:
@@ -260,11 +288,12 @@ def main(argv=None):
         print(f"{label}: {time.time() - t:.0f} s", flush=True)
 
     skipped = {}
-    for peer in [p for p in args.peers.split(",") if p and p not in {dst for _, dst in reuse}]:
+    for peer in [p for p in args.peers.split(",") if p and not set(conditions) <= covered[p]]:
         t = time.time()
         try:
             run, desc = PEERS[peer]()
-            outputs[peer] = [run(x) for x in xs]
+            # only where no stored rows cover it: None elsewhere (not scored)
+            outputs[peer] = [None if it["cond"] in covered[peer] else run(x) for it, x in zip(items, xs)]
         except Exception as e:  # not installed, or its model cannot be found, or it failed
             skipped[peer] = f"{type(e).__name__}: {e}"
             print(f"{peer}: skipped ({skipped[peer]})", flush=True)
@@ -273,19 +302,23 @@ def main(argv=None):
         systems[peer] = {"desc": desc}
         print(f"{peer}: {time.time() - t:.0f} s", flush=True)
 
-    ref_items = [i for i, it in enumerate(items) if it["cond"] == "noise"]
     for s, ys in outputs.items():
+        # the delay from the noise condition, or from whatever has a reference where noise was not run
+        ref_items = ([i for i, it in enumerate(items) if it["cond"] == "noise" and ys[i] is not None]
+                     or [i for i, it in enumerate(items) if it["clean"] is not None and ys[i] is not None])
         lags = [lag_of(ys[i], items[i]["clean"]) for i in ref_items]
         lag = int(np.median(lags))
         systems[s]["lag_samples"] = lag
         systems[s]["lag_spread"] = [int(np.percentile(lags, 10)), int(np.percentile(lags, 90))]
-        outputs[s] = [shift(y, lag, len(it["noisy"])) for y, it in zip(ys, items)]
+        outputs[s] = [None if y is None else shift(y, lag, len(it["noisy"])) for y, it in zip(ys, items)]
 
     t = time.time()
-    with_ref = [(s, i) for s in outputs for i, it in enumerate(items) if it["clean"] is not None]
-    sc = score_all(args.jobs, scores, [(items[i]["clean"], outputs[s][i], items[i]["cond"] == "band-limited")
+    with_ref = [(s, i) for s in outputs for i, it in enumerate(items)
+                if it["clean"] is not None and outputs[s][i] is not None]
+    sc = score_all(args.jobs, scores, [(items[i]["clean"], outputs[s][i], items[i]["cond"] in testset.NARROW)
                                        for s, i in with_ref])
-    no_ref = [(s, i) for s in outputs for i, it in enumerate(items) if it["clean"] is None]
+    no_ref = [(s, i) for s in outputs for i, it in enumerate(items)
+              if it["clean"] is None and outputs[s][i] is not None]
     try:
         mos = score_all(args.jobs, dnsmos_scores, [outputs[s][i] for s, i in no_ref])
     except ImportError as e:
@@ -311,7 +344,7 @@ def main(argv=None):
     est = info["real_est_snr_db"]
     res = {
         "config": {
-            "testset_hash": tset_hash,
+            "testset_hashes": hashes, "conditions": conditions,
             "command": cmd, "models": args.models, "n_utterances": args.n, "n_real": len(info["real_recordings"]),
             "seed": args.seed, "max_seconds": args.max_seconds, "snrs_db": testset.SNRS,
             "level_range_dbfs": testset.LEVEL_RANGE_DB, "n_speakers": len(info["speakers"]),
@@ -325,14 +358,24 @@ def main(argv=None):
         "systems": systems, "skipped": skipped, "results": results,
         "per_utterance": {s: dict(c) for s, c in per.items()},
     }
-    if old:
-        how = stored.check_same_testset(old, res["config"], res["per_utterance"]["unprocessed"])
-        for src, dst in reuse:
-            res["systems"][dst] = dict(old["systems"][src], desc=old["systems"][src]["desc"] + f" (stored rows: {args.reuse})")
-            res["results"][dst] = old["results"][src]
-            res["per_utterance"][dst] = old["per_utterance"][src]
-        res["config"]["reused"] = {"from": args.reuse, "systems": dict(reuse), "same_test_set_by": how}
-        print(f"reused {', '.join(d for _, d in reuse)} from {args.reuse} (same test set by {how})", flush=True)
+    reused = []
+    for path, old, pick, conds, how in sources:
+        if how != "hash":  # an older file: its unprocessed rows must equal this run's
+            stored.comparable_conditions(old, hashes, description, res["per_utterance"]["unprocessed"])
+        for src, dst in pick:
+            for cond in conds:
+                if cond not in old["results"].get(src, {}) or cond in res["results"].get(dst, {}):
+                    continue  # this run's own rows, or an earlier file's, come first
+                res["results"].setdefault(dst, {})[cond] = old["results"][src][cond]
+                for key, rows in old["per_utterance"][src].items():
+                    if key.split("|")[0] == cond:
+                        res["per_utterance"].setdefault(dst, {})[key] = rows
+                res["systems"].setdefault(dst, dict(old["systems"][src], desc=old["systems"][src]["desc"]
+                                                    + f" (stored rows: {path})"))
+                reused.append({"from": path, "system": src, "as": dst, "condition": cond, "same_mixtures_by": how})
+    if reused:
+        res["config"]["reused"] = reused
+        print(f"reused {len(reused)} system-condition rows from {', '.join(args.reuse)}", flush=True)
     models = [label for label, _ in parse_models(args.models)]
     gate = args.gate or ("shipped" if "shipped" in res["systems"] else None)
     if models and gate and gate in res["per_utterance"] and gate != models[0]:

@@ -33,11 +33,24 @@ class NotComparable(ValueError):
 def testset_hash(items: list[dict]) -> str:
     h = hashlib.sha256()
     for it in items:
+        _feed(h, it)
+    return h.hexdigest()[:16]
+
+
+def testset_hashes(items: list[dict]) -> dict[str, str]:
+    """One hash per condition, so rows of unchanged conditions stay reusable when conditions are added."""
+    hs = {}
+    for it in items:
+        _feed(hs.setdefault(it["cond"], hashlib.sha256()), it)
+    return {c: h.hexdigest()[:16] for c, h in hs.items()}
+
+
+def _feed(h, it: dict) -> None:
+    if True:
         h.update(f"{it['cond']}|{it['snr']}|{it['key']}|".encode())
         for part in ("noisy", "clean"):
             if it.get(part) is not None:
                 h.update(np.ascontiguousarray(it[part], dtype=np.float32).tobytes())
-    return h.hexdigest()[:16]
 
 
 def _identity(cfg: dict) -> dict:
@@ -53,45 +66,50 @@ def _plain(v):
     return v
 
 
-def check_same_testset(stored: dict, config: dict, unprocessed_rows: dict | None = None) -> str:
-    """Why the stored file is comparable ('hash' or 'unprocessed rows'); raises NotComparable otherwise."""
+def comparable_conditions(stored: dict, hashes: dict[str, str], config: dict,
+                          unprocessed_rows: dict | None = None) -> tuple[list[str], str]:
+    """The conditions whose stored rows were made on this run's very mixtures, and how that is known.
+
+    Files with per-condition hashes are matched condition by condition. Older files must agree with this
+    run's test-set description, and this run's unprocessed rows (when given) must equal the stored ones in
+    every condition both have; then all the stored conditions count. Raises NotComparable when they differ.
+    """
     scfg = stored["config"]
-    if scfg.get("testset_hash"):
-        if scfg["testset_hash"] != config["testset_hash"]:
-            raise NotComparable(f"test-set hash {scfg['testset_hash']} != this run's {config['testset_hash']}")
-        return "hash"
+    if scfg.get("testset_hashes"):
+        return [c for c, h in hashes.items() if scfg["testset_hashes"].get(c) == h], "hash"
     mine, theirs = _identity(config), _identity(scfg)
-    diff = [k for k in IDENTITY_FIELDS if mine[k] != theirs[k]]
+    diff = [k for k in IDENTITY_FIELDS if k != "snrs_db" and mine[k] != theirs[k]]
+    conds = list(stored["results"].get("unprocessed", {}))
+    diff += [f"snrs_db[{c}]" for c in conds if c in (theirs["snrs_db"] or {})
+             and theirs["snrs_db"][c] != (mine["snrs_db"] or {}).get(c)]
     if diff:
-        raise NotComparable(f"the stored file has no test-set hash and differs in {', '.join(diff)}")
-    if unprocessed_rows is None:
-        raise NotComparable("the stored file has no test-set hash and no unprocessed rows were given to check")
-    old = stored["per_utterance"].get("unprocessed", {})
-    for key, rows in unprocessed_rows.items():
-        if key.startswith("real|"):
-            continue  # DNSMOS runs a network: not bit-stable across machines, and it has no reference
-        if len(old.get(key, [])) != len(rows):
-            raise NotComparable(f"unprocessed rows differ in count for {key}")
-        for a, b in zip(rows, old[key]):
-            if a["key"] != b["key"]:
-                raise NotComparable(f"{key}: utterance {a['key']} != stored {b['key']}")
-            for m in METRICS:
-                if m in a and m in b and not (abs(a[m] - b[m]) <= _TOL or (math.isnan(a[m]) and math.isnan(b[m]))):
-                    raise NotComparable(f"{key} {a['key']}: unprocessed {m} {a[m]:.6f} != stored {b[m]:.6f}")
-    return "unprocessed rows"
+        raise NotComparable(f"the stored file has no test-set hashes and differs in {', '.join(diff)}")
+    if unprocessed_rows is not None:
+        old = stored["per_utterance"].get("unprocessed", {})
+        for key, rows in unprocessed_rows.items():
+            if key.startswith("real|") or key not in old:
+                continue  # DNSMOS runs a network (not bit-stable across machines), and it has no reference
+            if len(old[key]) != len(rows):
+                raise NotComparable(f"unprocessed rows differ in count for {key}")
+            for a, b in zip(rows, old[key]):
+                if a["key"] != b["key"]:
+                    raise NotComparable(f"{key}: utterance {a['key']} != stored {b['key']}")
+                for m in METRICS:
+                    if m in a and m in b and not (abs(a[m] - b[m]) <= _TOL or (math.isnan(a[m]) and math.isnan(b[m]))):
+                        raise NotComparable(f"{key} {a['key']}: unprocessed {m} {a[m]:.6f} != stored {b[m]:.6f}")
+    return conds, "unprocessed rows"
 
 
 def parse_reuse(text: str, stored_systems: list[str], exclude: set[str]) -> list[tuple[str, str]]:
     """`"crn-denoise=previous,RNNoise"` -> [(stored label, label here)]; empty: every stored system not in
-    `exclude` (the systems this run scores itself)."""
+    `exclude` (the systems this run scores itself). Systems named but absent from this file are left out."""
     if not text:
         return [(s, s) for s in stored_systems if s not in exclude]
     out = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         src, _, dst = part.partition("=")
-        if src not in stored_systems:
-            raise KeyError(f"no system {src!r} in the stored rows (they hold {', '.join(stored_systems)})")
-        out.append((src, dst or src))
+        if src in stored_systems:
+            out.append((src, dst or src))
     clash = [d for _, d in out if d in exclude]
     if clash:
         raise ValueError(f"reused systems would replace this run's own: {', '.join(clash)}")

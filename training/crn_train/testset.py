@@ -5,8 +5,15 @@
 - `babble`: the same utterances in the babble of 6 other held-out talkers, at 0 / 5 dB.
 - `band-limited`: the utterances as from an 8 kHz source (resampled to 8 kHz and back: nothing above
   4 kHz), in full-band held-out noise at 0 / 5 / 10 dB.
+- `narrowband`: whole recordings that were 8 kHz to begin with (phone calls, old voice recorders):
+  speech *and* noise end at 4 kHz, at 0 / 5 / 10 / 15 dB.
+- `quiet`: quiet noise under quiet speech: the same utterances and noise at 10 / 20 dB SNR, the mixture at
+  -60..-45 dBFS RMS (a distant talker on a laptop microphone, a quiet room): what must not be gated.
 - `real`: real noisy recordings with no clean reference: the held-out speechocean762 phone recordings
   with the lowest speech-SNR estimates (`est_snr_db`), scored by DNSMOS.
+
+The conditions added later (`narrowband`, `quiet`) draw from their own random stream, so the items of the
+earlier ones, and stored scores of them (`stored.py`), stay valid.
 
 Every reference is a dry recording whose own SNR estimate is at least 20 dB (`data.MIN_SPEECH_SNR_DB`).
 """
@@ -21,8 +28,12 @@ import scipy.signal
 
 from . import data
 
-SNRS = {"noise": (-5.0, 0.0, 5.0), "babble": (0.0, 5.0), "band-limited": (0.0, 5.0, 10.0)}
+SNRS = {"noise": (-5.0, 0.0, 5.0), "babble": (0.0, 5.0), "band-limited": (0.0, 5.0, 10.0),
+        "narrowband": (0.0, 5.0, 10.0, 15.0), "quiet": (10.0, 20.0)}
 LEVEL_RANGE_DB = (-50.0, -15.0)
+QUIET_LEVEL_RANGE_DB = (-60.0, -45.0)
+# Conditions scored with narrow-band PESQ too (nothing above 4 kHz in the reference).
+NARROW = ("band-limited", "narrowband")
 BABBLE_TALKERS = 6
 
 
@@ -97,13 +108,16 @@ def build(root: Path, n: int, n_real: int, seed: int, max_seconds: float) -> tup
             v = _segment(rng, audio[talkers[j]], len(clean))
             babble += v / data.rms(v)
         level = float(rng.uniform(*LEVEL_RANGE_DB))
-        base = dict(utt=i, key=key, speaker=speaker_of[key], level=level)
+        later = np.random.default_rng([seed, i, 1])  # the later conditions' own stream
+        quiet_level = float(later.uniform(*QUIET_LEVEL_RANGE_DB))
+        base = dict(utt=i, key=key, speaker=speaker_of[key])
         for cond, snrs in SNRS.items():
-            ref = band_limit(clean) if cond == "band-limited" else clean
-            nz = babble if cond == "babble" else noise
+            ref = band_limit(clean) if cond in NARROW else clean
+            nz = babble if cond == "babble" else band_limit(noise) if cond == "narrowband" else noise
+            lvl = quiet_level if cond == "quiet" else level
             for snr in snrs:
-                noisy, ref_scaled = _mix(ref, nz, snr, level)
-                items.append(dict(base, cond=cond, snr=snr, noisy=noisy, clean=ref_scaled))
+                noisy, ref_scaled = _mix(ref, nz, snr, lvl)
+                items.append(dict(base, level=lvl, cond=cond, snr=snr, noisy=noisy, clean=ref_scaled))
     for j, p in enumerate(real):
         items.append(dict(utt=j, key=p, speaker=p.split("/")[-2] if "/" in p else "", level=None, cond="real",
                           snr=None, noisy=audio[p].astype(np.float32), clean=None))

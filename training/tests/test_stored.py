@@ -22,17 +22,21 @@ def rows(values):
     return {"noise|+0": [{"key": f"u{i}", "stoi": v, "pesq_wb": 1.0 + v} for i, v in enumerate(values)]}
 
 
-def test_same_testset_by_hash_or_by_the_unprocessed_rows():
-    cfg = {"testset_hash": "abc", "seed": 1, "utterances": ["u0", "u1"]}
-    assert stored.check_same_testset({"config": dict(cfg)}, cfg) == "hash"
-    with pytest.raises(stored.NotComparable):
-        stored.check_same_testset({"config": dict(cfg, testset_hash="abd")}, cfg)
-    old = {"config": {"seed": 1, "utterances": ["u0", "u1"]}, "per_utterance": {"unprocessed": rows([0.5, 0.6])}}
-    assert stored.check_same_testset(old, cfg, rows([0.5, 0.6])) == "unprocessed rows"
+def test_reused_conditions_by_hash_or_by_the_unprocessed_rows():
+    hashes = {"noise": "abc", "quiet": "new"}
+    cfg = {"seed": 1, "utterances": ["u0", "u1"], "snrs_db": {"noise": [0.0], "quiet": [10.0]}}
+    hashed = {"config": dict(cfg, testset_hashes={"noise": "abc", "babble": "zzz"})}
+    assert stored.comparable_conditions(hashed, hashes, cfg) == (["noise"], "hash")
+    assert stored.comparable_conditions(hashed, {"noise": "abd"}, cfg) == ([], "hash")
+    old = {"config": {"seed": 1, "utterances": ["u0", "u1"], "snrs_db": {"noise": [0.0]}},
+           "results": {"unprocessed": {"noise": {}}}, "per_utterance": {"unprocessed": rows([0.5, 0.6])}}
+    assert stored.comparable_conditions(old, hashes, cfg, rows([0.5, 0.6])) == (["noise"], "unprocessed rows")
     with pytest.raises(stored.NotComparable, match="unprocessed stoi"):
-        stored.check_same_testset(old, cfg, rows([0.5, 0.61]))
+        stored.comparable_conditions(old, hashes, cfg, rows([0.5, 0.61]))
     with pytest.raises(stored.NotComparable, match="utterances"):
-        stored.check_same_testset(old, dict(cfg, utterances=["u0", "u2"]), rows([0.5, 0.6]))
+        stored.comparable_conditions(old, hashes, dict(cfg, utterances=["u0", "u2"]))
+    with pytest.raises(stored.NotComparable, match="snrs_db"):
+        stored.comparable_conditions(old, hashes, dict(cfg, snrs_db={"noise": [5.0]}))
 
 
 def test_reuse_selection():
@@ -41,8 +45,7 @@ def test_reuse_selection():
     assert stored.parse_reuse("crn-denoise=shipped", sys_, {"crn-denoise"}) == [("crn-denoise", "shipped")]
     with pytest.raises(ValueError):
         stored.parse_reuse("crn-denoise", sys_, {"crn-denoise"})
-    with pytest.raises(KeyError):
-        stored.parse_reuse("NSNet2", sys_, set())
+    assert stored.parse_reuse("NSNet2,RNNoise", sys_, set()) == [("RNNoise", "RNNoise")]  # not in this file
 
 
 def test_paired_interval_and_the_ship_rule():
