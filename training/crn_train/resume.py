@@ -6,7 +6,10 @@
 The repository keeps one checkpoint, `checkpoints/latest.pt` (weights, optimiser, the weights' moving
 average, running totals; fp32), and its log `checkpoints/latest.train.log`. This continues it (or, the
 first time, the most-trained `.pt` in `checkpoints/`), writes it back every `--ckpt-minutes` and when it
-stops, and logs the hours of mixtures this run added and the total. Commit both files afterwards. The
+stops, and logs the hours of mixtures this run added and the total, with the PESQ and STOI of the
+plugin's output on a fixed validation subset (`listen.py`); the moving average at the best checkpoint
+by that rule goes to `runs/best.pt`, this session's candidate for the gate. Commit both kept files
+afterwards. The
 learning rate is constant (`--lr`): a run is one stretch of a training that never ends, and the moving
 average is what gets validated and exported.
 """
@@ -46,7 +49,8 @@ def train_args(folder: Path, until: str, data: str, extra: list[str]) -> list[st
     runs = folder.parent / "runs"
     return ["--ckpt", str(folder / KEPT), "--init", str(start), "--until", until, "--data", data,
             "--batch", "24", "--seconds", "3", "--lr", "1e-4", "--warmup", "50", "--schedule", "constant",
-            "--ema", "0.999", "--ckpt-minutes", "5", "--cache", str(runs / "cache")] + extra
+            "--ema", "0.999", "--ckpt-minutes", "5", "--cache", str(runs / "cache"),
+            "--best", str(runs / "best.pt")] + extra
 
 
 def main(argv=None):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from . import corpus, data
+from . import corpus, data, listen
 from .batchmix import Augment, BatchMixer
 from .loss import LossWeights, plugin_loss
 from .model import CRN, CRNConfig, PRESETS
@@ -130,6 +130,8 @@ def main(argv=None):
     ap.add_argument("--until", help="stop at this wall-clock time instead ('HH:MM', ISO date-time or Unix seconds)")
     ap.add_argument("--ckpt", help="one checkpoint file, continued and overwritten (replaces --out's best/last)")
     ap.add_argument("--ema", type=float, default=0.999, help="decay per step of the weights' moving average")
+    ap.add_argument("--best", help="where to write the best checkpoint's weights (default: <out>/best.pt; "
+                                   "none with --ckpt)")
     ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                     help="LR over the run: cosine to lr/20 by its end, or constant (continued training)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (CPU training)")
@@ -168,6 +170,10 @@ def main(argv=None):
     mixer = BatchMixer(train_c, aug, seed=args.seed, device=device)
     weights = LossWeights.parse(args.loss)
     valid = validation_set(valid_c, aug, args.valid_items, device)
+    # The listening subset: the first mixtures of the fixed validation draw, scored as the plugin outputs them.
+    listen_x = torch.cat([x for x, _ in valid])[:listen.SUBSET]
+    listen_y = torch.cat([y for _, y in valid])[:listen.SUBSET]
+    listening = listen.available()
     log(log_path, f"data ready in {time.time() - t_start:.0f} s: train {len(train_c.speech_len)} utterances "
              f"({train_c.speech_hours:.2f} h), {len(train_c.noise_len)} noises ({train_c.noise_hours:.2f} h), "
              f"{len(train_c.rir)} RIRs; valid {len(valid_c.speech_len)} utterances, {len(valid_c.noise_len)} noises; "
@@ -192,6 +198,7 @@ def main(argv=None):
             fresh_opt = False
         else:
             state["best_valid"] = float("inf")  # another objective: its old number says nothing here
+            state.pop("best_heard", None)
         if args.ema > 0:
             ema = EMA(model, args.ema)
             if "ema" in ck:
@@ -201,6 +208,14 @@ def main(argv=None):
                  + ("" if fresh_opt else ", optimiser included") + (", EMA included" if resume and "ema" in ck else ""))
     if ema is None and args.ema > 0:
         ema = EMA(model, args.ema)
+    if listening:
+        u = listen.unprocessed(listen_x, listen_y)
+        log(log_path, f"listening subset: {len(listen_x)} validation mixtures, unprocessed PESQ "
+                      f"{listen.mean(u['pesq']):.3f} STOI {listen.mean(u['stoi']):.4f}; best = PESQ up while STOI "
+                      f"is not down beyond its paired 95 % interval")
+    else:
+        log(log_path, "pesq / pystoi not installed: the best checkpoint is chosen by validation loss alone")
+    best_path = Path(args.best) if args.best else (None if single else out / "best.pt")
     audio_at_start = state["audio_seconds"]
     freeze_bn = args.bn == "frozen" or (args.bn == "auto" and resume is not None)
     log(log_path, f"BatchNorm {'frozen (running statistics)' if freeze_bn else 'on batch statistics'}")
@@ -208,7 +223,10 @@ def main(argv=None):
              f"crop {args.seconds} s threads {torch.get_num_threads()} bf16 autocast {amp}")
 
     def save(path: Path, with_opt: bool):
-        ck = {"config": cfg.to_dict(), "model": model.state_dict(), "state": dict(state),
+        # The file to resume holds the weights (and the EMA beside them); a best file holds what was scored.
+        weights = model if with_opt or ema is None else ema.model
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ck = {"config": cfg.to_dict(), "model": weights.state_dict(), "state": dict(state),
               "augment": aug.__dict__, "loss": weights.__dict__}
         if with_opt:
             ck["opt"] = opt.state_dict()
@@ -222,15 +240,20 @@ def main(argv=None):
         scored = ema.model if ema is not None else model
         v = evaluate(scored, valid, weights, amp, freeze_bn)
         train_mode(model, freeze_bn)
+        heard = listen.scores(scored, listen_x, listen_y) if listening else None
         line = (f"step={state['step']} audio_hours={state['audio_seconds'] / 3600:.3f} "
                 f"added_hours={(state['audio_seconds'] - audio_at_start) / 3600:.3f} "
                 f"train_hours={state['train_seconds'] / 3600:.3f} lr={opt.param_groups[0]['lr']:.2e} "
                 f"valid_loss={v['loss']:.5f} valid_mag={v['mag']:.5f} valid_cplx={v['cplx']:.5f} valid_raw={v['raw']:.5f}"
+                + (f" pesq={listen.mean(heard['pesq']):.3f} stoi={listen.mean(heard['stoi']):.4f}" if heard else "")
                 + (" (EMA)" if ema is not None else ""))
-        if v["loss"] < state["best_valid"]:
+        improved = listen.better(heard, state.get("best_heard")) if heard else v["loss"] < state["best_valid"]
+        if improved:
             state["best_valid"] = v["loss"]
-            if not single:
-                save(out / "best.pt", with_opt=False)
+            if heard:
+                state["best_heard"] = heard
+            if best_path:
+                save(best_path, with_opt=False)
             line += " best"
         with open(log_path, "a") as f:
             f.write(line + "\n")

@@ -93,3 +93,28 @@ def test_resume_starts_from_the_kept_file_or_the_most_trained(tmp_path):
     assert targs[targs.index("--ckpt") + 1].endswith(resume.KEPT) and targs[-2:] == ["--threads", "1"]
     torch.save({"state": {"audio_seconds": 0.0}}, tmp_path / resume.KEPT)
     assert resume.newest(tmp_path).name == resume.KEPT
+
+
+def test_listening_scores_the_plugin_output_and_the_best_rule_guards_stoi():
+    from crn_train import listen
+    from crn_train.model import CRN, PRESETS
+
+    if not listen.available():
+        import pytest
+        pytest.skip("pesq / pystoi not installed")
+    t = torch.arange(16000) / 16000
+    clean = (0.1 * torch.sin(2 * torch.pi * 220 * t) * (torch.sin(2 * torch.pi * 3 * t) > 0)).repeat(2, 1)
+    noisy = clean + 0.02 * torch.randn(2, 16000, generator=torch.Generator().manual_seed(0))
+    net = CRN(PRESETS["tiny"])
+    out = listen.plugin_output(net, noisy)
+    assert out.shape == noisy.shape and torch.isfinite(out).all()
+    # gains never exceed one: the output never has more energy per bin than the input
+    assert (out ** 2).sum() <= (noisy ** 2).sum() * 1.01
+    s = listen.scores(net, noisy, clean)
+    assert len(s["pesq"]) == 2 and all(0 <= v <= 1 for v in s["stoi"])
+    base = {"pesq": [2.0] * 8, "stoi": [0.80, 0.82, 0.78, 0.81, 0.79, 0.80, 0.83, 0.77]}
+    assert listen.better({"pesq": [2.1] * 8, "stoi": base["stoi"]}, base)  # PESQ up, STOI the same
+    assert not listen.better({"pesq": [1.9] * 8, "stoi": base["stoi"]}, base)  # PESQ down
+    lower = [v - 0.02 for v in base["stoi"]]
+    assert not listen.better({"pesq": [2.5] * 8, "stoi": lower}, base)  # PESQ bought with intelligibility
+    assert listen.better(base, None)
