@@ -148,7 +148,7 @@ fn cli_equals_in_process_render() {
         ),
     ] {
         let mut c = Command::new(BIN);
-        c.args(&args).arg(&input).arg(&output);
+        c.args(&args).arg("--force").arg(&input).arg(&output);
         let o = c.output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let (cli, _) = read_wav(&output);
@@ -286,6 +286,79 @@ fn never_overwrites_an_input() {
     assert_eq!(listing(dir.path()), ["take.wav"], "no temporary files left");
 }
 
+/// `crn-denoise a.wav b.wav` with `b.wav` present (what `crn-denoise takes/*.wav` does on a
+/// folder of two takes when -o is forgotten) leaves `b.wav` byte for byte, exits non-zero and
+/// says why and what was probably meant; -f/--force replaces it. The same for -o DIR outputs and
+/// the removed-noise stem of --output both (where neither stem is written).
+#[test]
+fn never_replaces_an_existing_output_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, noisy) = noisy_speech(16_000, 1);
+    let a = dir.path().join("a.wav");
+    let b = dir.path().join("b.wav");
+    write_wav(&a, &noisy, 16_000, 16);
+    write_wav(&b, &[common::noise(16_000, 7, 0.1)], 16_000, 16);
+    let take_b = std::fs::read(&b).unwrap();
+
+    let o = run(&[&a, &b]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(std::fs::read(&b).unwrap(), take_b, "b.wav replaced");
+    assert!(err.contains("b.wav") && err.contains("already exists"), "{err}");
+    assert!(err.contains("--force") && err.contains("-o DIR"), "says what was meant: {err}");
+    assert_eq!(listing(dir.path()), ["a.wav", "b.wav"], "no temporary file left");
+
+    // -o DIR: an output already in the folder is kept too.
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("a.wav"), b"earlier result").unwrap();
+    let o = run(&[&a, &"-o", &out]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("a.wav")).unwrap(), b"earlier result");
+
+    // --output both where only the removed stem exists: neither stem is written.
+    std::fs::write(out.join("both.removed.wav"), b"earlier stem").unwrap();
+    let o = run(&[&"--output", &"both", &a, &out.join("both.wav")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("both.removed.wav"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("both.removed.wav")).unwrap(), b"earlier stem");
+    assert_eq!(listing(&out), ["a.wav", "both.removed.wav"]);
+
+    // Asked for, it is replaced.
+    let o = run(&[&"-f", &a, &b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read(&b).unwrap(), take_b);
+    assert_eq!(read_wav(&b).0[0].len(), noisy[0].len());
+    let o = run(&[&"--force", &a, &"-o", &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_wav(&out.join("a.wav")).0[0].len(), noisy[0].len());
+}
+
+/// The final rename does not race: a file that appears under the output's name while the output
+/// is being written is not replaced (unless asked), and the temporary file goes away.
+#[test]
+fn a_file_appearing_meanwhile_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.wav");
+    let x = vec![common::noise(4_000, 3, 0.1)];
+    let pending = audio_io::PendingFile::create(&path).unwrap();
+    let mut w = pending.writer(1, 16_000, audio_io::Encoding::WavFloat32).unwrap();
+    let piece: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    w.write(&piece).unwrap();
+    std::fs::write(&path, b"appeared meanwhile").unwrap();
+    let r = pending.finish(w, false);
+    assert!(matches!(r, Err(audio_io::FinishError::Exists(_))), "{r:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"appeared meanwhile");
+    assert_eq!(listing(dir.path()), ["out.wav"], "temporary file removed");
+
+    let pending = audio_io::PendingFile::create(&path).unwrap();
+    let mut w = pending.writer(1, 16_000, audio_io::Encoding::WavFloat32).unwrap();
+    w.write(&piece).unwrap();
+    pending.finish(w, true).unwrap();
+    assert_eq!(read_wav(&path).0, x);
+}
+
 #[test]
 fn model_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
@@ -348,7 +421,7 @@ fn directory_input_writes_all_outputs() {
         assert_eq!(a[0].len(), b[0].len());
     }
     // --quiet prints nothing on success.
-    let o = run(&[&src, &"-o", &outdir, &"--quiet"]);
+    let o = run(&[&src, &"-o", &outdir, &"--quiet", &"--force"]);
     assert!(o.status.success());
     assert!(o.stdout.is_empty() && o.stderr.is_empty());
 }
@@ -362,7 +435,7 @@ fn no_temporary_files_left() {
     std::fs::write(&broken, &std::fs::read(&input).unwrap()[..2000]).unwrap();
     let outdir = dir.path().join("out");
     for format in ["wav32", "wav16", "wav24", "flac"] {
-        let o = run(&[&input, &broken, &"-o", &outdir, &"--format", &format]);
+        let o = run(&[&input, &broken, &"-o", &outdir, &"--format", &format, &"--force"]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     }
     let names = listing(&outdir);

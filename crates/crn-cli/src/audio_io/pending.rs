@@ -1,0 +1,91 @@
+//! The temporary file an output is written to, renamed into place when complete.
+
+use std::fs::File;
+use std::path::Path;
+
+use super::writer::{Encoding, Writer};
+
+/// An output being written: a temporary file beside its final name (so an interrupted run never
+/// leaves a partial file under that name), renamed into place by [`PendingFile::finish`].
+/// Dropped unfinished (an error, or Ctrl-C, which the CLI turns into an error) it is removed.
+pub struct PendingFile {
+    tmp: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+impl PendingFile {
+    /// Creates the temporary file now, so an unwritable directory fails before any work.
+    pub fn create(path: &Path) -> Result<Self, String> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".crn-denoise-")
+            .suffix(".part")
+            .tempfile_in(dir)
+            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        Ok(Self { tmp, path: path.to_path_buf() })
+    }
+
+    /// Starts the encoder on the temporary file.
+    pub fn writer(&self, channels: usize, sample_rate: u32, enc: Encoding) -> Result<Writer<File>, String> {
+        let file = self.tmp.as_file().try_clone().map_err(|e| format!("cannot write: {e}"))?;
+        Writer::new(file, channels, sample_rate, enc)
+    }
+
+    /// Completes `writer`'s file and moves it to its final name. Unless `replace`, an existing
+    /// file there (even one that appeared while this one was written) is left as it is and the
+    /// result is [`FinishError::Exists`]: the rename refuses atomically (renameat2 with
+    /// RENAME_NOREPLACE, or a hard link where that is unsupported), so no check can go stale.
+    pub fn finish(self, writer: Writer<File>, replace: bool) -> Result<(), FinishError> {
+        writer.finish()?;
+        self.tmp.as_file().sync_all().map_err(|e| format!("cannot write: {e}"))?;
+        // Temporary files are private (0600); an output gets what a new file gets: 0666 less
+        // the umask, as `cp` or a shell redirection would give it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = 0o666 & !crate::interrupt::umask();
+            let _ = self.tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode));
+        }
+        let persisted = if replace { self.tmp.persist(&self.path) } else { self.tmp.persist_noclobber(&self.path) };
+        match persisted {
+            Ok(_) => Ok(()),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(FinishError::Exists(self.path)),
+            Err(e) => Err(FinishError::Other(format!("cannot write {}: {}", self.path.display(), e.error))),
+        }
+    }
+}
+
+/// Why [`PendingFile::finish`] failed; the temporary file is removed either way.
+#[derive(Debug)]
+pub enum FinishError {
+    /// The final name exists and replacing was not asked for: that file is untouched.
+    Exists(std::path::PathBuf),
+    Other(String),
+}
+
+impl From<String> for FinishError {
+    fn from(e: String) -> Self {
+        FinishError::Other(e)
+    }
+}
+
+impl std::fmt::Display for FinishError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FinishError::Exists(p) => write!(f, "{} already exists; not replaced", p.display()),
+            FinishError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Writes whole `channels` to `path` through a [`PendingFile`].
+pub fn write_file(path: &Path, channels: &[Vec<f32>], sample_rate: u32, enc: Encoding) -> Result<(), String> {
+    let pending = PendingFile::create(path)?;
+    let mut w = pending.writer(channels.len(), sample_rate, enc)?;
+    let piece: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
+    w.write(&piece)?;
+    pending.finish(w, false).map_err(|e| e.to_string())
+}

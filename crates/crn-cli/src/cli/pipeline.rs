@@ -1,0 +1,134 @@
+//! The pipeline for one file: decoder -> engine (offline, as a host's bounce renders) ->
+//! encoders writing temporary files -> renamed into place.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::args::Args;
+use super::plan::{self, Claims, Job};
+use crate::audio_io::{self, Decoder, Writer};
+use crn_engine::engine::{Engine, Mode, Settings};
+use crn_engine::meter::Meters;
+use crn_engine::model::{self, Model};
+use crn_engine::render::{self, Piece, Streamer};
+
+/// Host block size for the offline render; the output does not depend on it.
+pub const BLOCK: usize = 512;
+
+/// Result of one file.
+pub struct Done {
+    pub output: PathBuf,
+    pub seconds: f64,
+}
+/// Loaded models for the worker threads: sessions are not shared between files at the same
+/// time (a session runs one inference at a time), so each concurrent file takes its own.
+pub struct ModelPool {
+    path: Option<PathBuf>,
+    idle: Mutex<Vec<Arc<Model>>>,
+    first: Arc<Model>,
+}
+
+impl ModelPool {
+    fn load(path: Option<&Path>) -> Result<Model, String> {
+        model::catch(|| match path {
+            Some(p) => Model::from_file(p),
+            None => Model::embedded(),
+        })
+    }
+
+    pub fn new(path: Option<PathBuf>) -> Result<Self, String> {
+        let first = Arc::new(Self::load(path.as_deref())?);
+        Ok(Self { path, idle: Mutex::new(vec![first.clone()]), first })
+    }
+
+    fn take(&self) -> Arc<Model> {
+        if let Some(m) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            return m;
+        }
+        // Loaded once already, so this should not fail; if it does, share the first session.
+        Self::load(self.path.as_deref()).map(Arc::new).unwrap_or_else(|_| self.first.clone())
+    }
+
+    fn give(&self, m: Arc<Model>) {
+        if let Ok(mut v) = self.idle.lock() {
+            v.push(m);
+        }
+    }
+}
+/// Streams `decoder` through the engine exactly as the plugin's offline bounce renders, a
+/// host block at a time, into `denoised` and, if given, the removed-noise stem `removed`.
+/// Returns the seconds of audio processed.
+pub fn denoise_stream(
+    model: Arc<Model>,
+    decoder: &mut Decoder,
+    settings: Settings,
+    denoised: &mut Writer<File>,
+    mut removed: Option<&mut Writer<File>>,
+) -> Result<f64, String> {
+    let channels = decoder.channels;
+    let mut engine = Engine::new(decoder.sample_rate as f32, channels, Some(model), Mode::Offline, Arc::new(Meters::default()));
+    engine.set(settings);
+    engine.reset();
+    let mut streamer = Streamer::new(&engine, channels, BLOCK, removed.is_some());
+    let mut removed_buf: Vec<Vec<f32>> = vec![Vec::new(); channels];
+    let mut sink = |piece: Piece| -> Result<(), String> {
+        denoised.write(piece.output)?;
+        if let (Some(w), Some(input)) = (removed.as_deref_mut(), piece.input) {
+            render::removed_into(input, piece.output, &mut removed_buf);
+            let slices: Vec<&[f32]> = removed_buf.iter().map(Vec::as_slice).collect();
+            w.write(&slices)?;
+        }
+        Ok(())
+    };
+    let mut packet: Vec<Vec<f32>> = vec![Vec::new(); channels];
+    let mut frames = 0u64;
+    loop {
+        if crate::interrupt::requested() {
+            return Err("interrupted".into());
+        }
+        packet.iter_mut().for_each(Vec::clear);
+        if !decoder.read(&mut packet)? {
+            break;
+        }
+        frames += packet[0].len() as u64;
+        let slices: Vec<&[f32]> = packet.iter().map(Vec::as_slice).collect();
+        streamer.push(&mut engine, &slices, &mut sink)?;
+    }
+    streamer.finish(&mut engine, &mut sink)?;
+    match engine.worker_error() {
+        Some(e) => Err(format!("inference failed: {e}")),
+        None => Ok(frames as f64 / decoder.sample_rate as f64),
+    }
+}
+/// Denoises one job's input into its planned outputs.
+pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, claims: &Claims) -> Result<Done, String> {
+    plan::check_not_input(job, claims)?;
+    let mut decoder = Decoder::open(&job.input)?;
+    let plan::Plan { outputs, encoding: enc } = plan::plan(job, args, decoder.kind, claims)?;
+    let output = outputs[0].clone();
+    // The temporary files exist from here on, so an unwritable directory fails before the
+    // work; they are removed again unless everything succeeds.
+    let (rate, channels) = (decoder.sample_rate, decoder.channels);
+    let mut files = Vec::new();
+    for o in &outputs {
+        let pending = audio_io::PendingFile::create(o)?;
+        let writer = pending.writer(channels, rate, enc)?;
+        files.push((pending, writer));
+    }
+    let model = pool.take();
+    let result = {
+        let mut writers = files.iter_mut().map(|(_, w)| w);
+        let denoised = writers.next().ok_or("no output")?;
+        denoise_stream(model.clone(), &mut decoder, settings, denoised, writers.next())
+    };
+    pool.give(model);
+    let seconds = result?;
+    for (pending, writer) in files {
+        pending.finish(writer, args.force).map_err(|e| match e {
+            audio_io::FinishError::Exists(p) => plan::exists_error(&p, &job.target),
+            audio_io::FinishError::Other(e) => e,
+        })?;
+    }
+    Ok(Done { output, seconds })
+}
