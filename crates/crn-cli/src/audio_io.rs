@@ -9,7 +9,8 @@ mod flac;
 mod pending;
 mod writer;
 
+pub use dither::Dither;
 pub use decode::{decode, Audio, Decoder, SourceKind};
 pub use flac::{flac_bits, FlacWriter, FLAC_BLOCK};
 pub use pending::{write_file, FinishError, PendingFile};
-pub use writer::{encode, Encoding, Writer};
+pub use writer::{encode, Encoding, WriteOptions, Writer};

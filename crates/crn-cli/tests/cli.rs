@@ -554,6 +554,51 @@ fn removed_noise_stem_and_both_stems_in_one_pass() {
     }
 }
 
+/// The removed-noise stem is input minus denoised, both before the output gain, and the gain
+/// applies to each stem: with `--output both --gain 6` each stem is the 0 dB stem times the gain,
+/// denoised/g + removed/g is the input (float: to rounding; 16-bit: within one LSB, the stems'
+/// dither cancelling), and the removed stem is the noise, not speech (taken after the gain it was
+/// input - g x denoised, 65 % of the input's RMS at +6 dB).
+#[test]
+fn stems_are_taken_before_the_gain_and_sum_to_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 16_000;
+    let clean: Vec<f32> = common::speech(common::SENTENCES, rate).iter().map(|x| x * 0.25).collect();
+    let noise = common::at_snr(&clean, &common::pink_noise(clean.len(), 5, 1.0), 10.0);
+    let noisy = common::mix(&clean, &noise);
+    let g = 10f32.powf(6.0 / 20.0);
+    for bits in [32u16, 16] {
+        let input = dir.path().join(format!("in{bits}.wav"));
+        write_wav(&input, &[noisy.clone()], rate, bits);
+        let (x, _) = read_wav(&input);
+        let x = &x[0];
+        let stems = |gain: &str| {
+            let out = dir.path().join(format!("out{bits}_{gain}.wav"));
+            let o = run(&[&"--output", &"both", &"--gain", &gain, &input, &out]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            (read_wav(&out).0.remove(0), read_wav(&out.with_file_name(format!("out{bits}_{gain}.removed.wav"))).0.remove(0))
+        };
+        let (d, r) = stems("6");
+        let (d0, r0) = stems("0");
+        let lsb = if bits == 16 { 1.0 / 32768.0 } else { 0.0 };
+        // Each stem at +6 dB is its 0 dB self times the gain (16-bit: plus dither and rounding).
+        for (a, b, what) in [(&d, &d0, "denoised"), (&r, &r0, "removed")] {
+            let err = a.iter().zip(b).map(|(a, b)| (a - g * b).abs()).fold(0.0f32, f32::max);
+            assert!(err <= 1e-6 + (1.0 + g) * 1.5 * lsb, "{bits} bit {what} stem: not gain x the 0 dB stem ({err})");
+        }
+        // The stems sum to the gained input: the two roundings, one LSB at most.
+        let err = (0..x.len()).map(|i| (d[i] / g + r[i] / g - x[i]).abs()).fold(0.0f32, f32::max);
+        eprintln!("{bits} bit: |denoised/g + removed/g - input| <= {err:e}");
+        assert!(err <= 1e-6 + lsb / g, "{bits} bit: stems sum to the input within {err}");
+        // What was taken away is the noise, at the noise's level, not the speech.
+        let removed: Vec<f32> = r.iter().map(|v| v / g).collect();
+        let share = common::rms(&removed) / common::rms(x);
+        let noise_share = common::rms(&noise) / common::rms(x);
+        eprintln!("{bits} bit: removed stem RMS {:.0} % of the input's (the noise is {:.0} %)", share * 100.0, noise_share * 100.0);
+        assert!(share < 1.2 * noise_share, "removed stem {share} of the input, noise {noise_share}");
+    }
+}
+
 /// Outputs get 0666 less the umask, like any new file.
 #[test]
 fn output_permissions_follow_the_umask() {

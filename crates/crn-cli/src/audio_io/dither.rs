@@ -11,11 +11,28 @@ pub struct Quantiser {
     /// xorshift state; a fixed seed so a file encodes the same way every time (and 16-bit WAV
     /// and FLAC of the same audio hold the same samples).
     rng: u64,
+    /// +1, or -1 for [`Dither::Negated`].
+    sign: f64,
+}
+
+/// Which TPDF sequence a file gets.
+///
+/// The removed-noise stem takes the denoised stem's sequence negated. Each stem alone is dithered
+/// exactly as well as with a sequence of its own (a negated triangular sequence is triangular, and
+/// as independent of the signal), but when the stems are summed their dither cancels: the sum is
+/// the gained input within the two roundings, one LSB at most (independent sequences would add
+/// two dithers' worth of noise, and one shared sequence would double it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dither {
+    #[default]
+    Plain,
+    Negated,
 }
 
 impl Quantiser {
-    pub fn new(bits: u32) -> Self {
-        Self { bits, rng: 0x9e37_79b9_7f4a_7c15 }
+    pub fn new(bits: u32, dither: Dither) -> Self {
+        let sign = if dither == Dither::Negated { -1.0 } else { 1.0 };
+        Self { bits, rng: 0x9e37_79b9_7f4a_7c15, sign }
     }
 
     fn uniform(&mut self) -> f64 {
@@ -30,7 +47,7 @@ impl Quantiser {
     pub fn quantise(&mut self, x: f32) -> i32 {
         let scale = (1i64 << (self.bits - 1)) as f64;
         let max = ((1i64 << (self.bits - 1)) - 1) as f64;
-        let dither = if self.bits <= 16 { self.uniform() - self.uniform() } else { 0.0 };
+        let dither = if self.bits <= 16 { self.sign * (self.uniform() - self.uniform()) } else { 0.0 };
         let v = (x as f64 * scale + dither).round();
         if v.is_nan() {
             0

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::writer::{Encoding, Writer};
+use super::writer::{Encoding, WriteOptions, Writer};
 
 /// An output being written: a temporary file beside its final name (so an interrupted run never
 /// leaves a partial file under that name), renamed into place by [`PendingFile::finish`].
@@ -30,8 +30,13 @@ impl PendingFile {
 
     /// Starts the encoder on the temporary file.
     pub fn writer(&self, channels: usize, sample_rate: u32, enc: Encoding) -> Result<Writer<File>, String> {
+        self.writer_with(channels, sample_rate, enc, &WriteOptions::default())
+    }
+
+    /// [`PendingFile::writer`] with options.
+    pub fn writer_with(&self, channels: usize, sample_rate: u32, enc: Encoding, opts: &WriteOptions) -> Result<Writer<File>, String> {
         let file = self.tmp.as_file().try_clone().map_err(|e| format!("cannot write: {e}"))?;
-        Writer::new(file, channels, sample_rate, enc)
+        Writer::with_options(file, channels, sample_rate, enc, opts)
     }
 
     /// Completes `writer`'s file and moves it to its final name. Unless `replace`, an existing

@@ -3,7 +3,7 @@
 use std::io::{BufWriter, Seek, Write};
 
 use super::decode::SourceKind;
-use super::dither::Quantiser;
+use super::dither::{Dither, Quantiser};
 use super::flac::{flac_bits, FlacWriter};
 
 /// What to write.
@@ -51,8 +51,20 @@ enum Inner<W: Write + Seek> {
     Flac(FlacWriter<BufWriter<W>>, Quantiser),
 }
 
+/// How a file is written beyond its encoding.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// Integer outputs: which dither sequence (see [`Dither`]).
+    pub dither: Dither,
+}
+
 impl<W: Write + Seek> Writer<W> {
     pub fn new(out: W, channels: usize, sample_rate: u32, enc: Encoding) -> Result<Self, String> {
+        Self::with_options(out, channels, sample_rate, enc, &WriteOptions::default())
+    }
+
+    pub fn with_options(out: W, channels: usize, sample_rate: u32, enc: Encoding, opts: &WriteOptions) -> Result<Self, String> {
+        let q = |bits| Quantiser::new(bits, opts.dither);
         if channels == 0 || channels > u16::MAX as usize {
             return Err(format!("cannot write {channels} channels"));
         }
@@ -62,10 +74,10 @@ impl<W: Write + Seek> Writer<W> {
         };
         let inner = match enc {
             Encoding::WavFloat32 => Inner::WavFloat(wav(out, 32, hound::SampleFormat::Float)?),
-            Encoding::WavPcm16 => Inner::WavInt(wav(out, 16, hound::SampleFormat::Int)?, Quantiser::new(16)),
-            Encoding::WavPcm24 => Inner::WavInt(wav(out, 24, hound::SampleFormat::Int)?, Quantiser::new(24)),
+            Encoding::WavPcm16 => Inner::WavInt(wav(out, 16, hound::SampleFormat::Int)?, q(16)),
+            Encoding::WavPcm24 => Inner::WavInt(wav(out, 24, hound::SampleFormat::Int)?, q(24)),
             Encoding::Flac(bits) => {
-                Inner::Flac(FlacWriter::new(BufWriter::new(out), channels, sample_rate, bits)?, Quantiser::new(bits))
+                Inner::Flac(FlacWriter::new(BufWriter::new(out), channels, sample_rate, bits)?, q(bits))
             }
         };
         Ok(Self { inner, channels, scratch: Vec::new() })

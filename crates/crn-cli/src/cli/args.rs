@@ -119,7 +119,8 @@ impl Args {
             output_gain_db: self.gain,
             stereo_link: !self.no_link,
             bypass: false,
-            output: if self.output == Stems::Removed { Output::Removed } else { Output::Denoised },
+            // The pipeline forms the stems itself, before the gain (see `render::stem_settings`).
+            output: Output::Denoised,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::args::Args;
+use super::args::{Args, Stems};
 use super::plan::{self, Claims, Job};
 use crate::audio_io::{self, Decoder, Writer};
 use crn_engine::engine::{Engine, Mode, Settings};
@@ -57,27 +57,32 @@ impl ModelPool {
     }
 }
 /// Streams `decoder` through the engine exactly as the plugin's offline bounce renders, a
-/// host block at a time, into `denoised` and, if given, the removed-noise stem `removed`.
+/// host block at a time, into the stems asked for: `denoised` and `removed` (input minus
+/// denoised), both formed before the output gain, which then applies to each (so at any gain
+/// the removed stem holds only what was taken away, and the two sum to the gained input).
 /// Returns the seconds of audio processed.
 pub fn denoise_stream(
     model: Arc<Model>,
     decoder: &mut Decoder,
     settings: Settings,
-    denoised: &mut Writer<File>,
+    mut denoised: Option<&mut Writer<File>>,
     mut removed: Option<&mut Writer<File>>,
 ) -> Result<f64, String> {
     let channels = decoder.channels;
     let mut engine = Engine::new(decoder.sample_rate as f32, channels, Some(model), Mode::Offline, Arc::new(Meters::default()));
-    engine.set(settings);
+    let (engine_settings, gain) = render::stem_settings(settings);
+    engine.set(engine_settings);
     engine.reset();
     let mut streamer = Streamer::new(&engine, channels, BLOCK, removed.is_some());
-    let mut removed_buf: Vec<Vec<f32>> = vec![Vec::new(); channels];
+    let mut stem: Vec<Vec<f32>> = vec![Vec::new(); channels];
     let mut sink = |piece: Piece| -> Result<(), String> {
-        denoised.write(piece.output)?;
+        if let Some(w) = denoised.as_deref_mut() {
+            render::gained_into(piece.output, gain, &mut stem);
+            w.write(&stem.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
+        }
         if let (Some(w), Some(input)) = (removed.as_deref_mut(), piece.input) {
-            render::removed_into(input, piece.output, &mut removed_buf);
-            let slices: Vec<&[f32]> = removed_buf.iter().map(Vec::as_slice).collect();
-            w.write(&slices)?;
+            render::removed_into(input, piece.output, gain, &mut stem);
+            w.write(&stem.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
         }
         Ok(())
     };
@@ -101,6 +106,33 @@ pub fn denoise_stream(
         None => Ok(frames as f64 / decoder.sample_rate as f64),
     }
 }
+/// One output file's content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stem {
+    Denoised,
+    Removed,
+}
+
+impl Stem {
+    /// The removed stem's dither is the denoised stem's negated, so the two sum to the input
+    /// with the dither cancelled; `--output removed` alone writes the same file as `both` does.
+    fn dither(self) -> audio_io::Dither {
+        match self {
+            Stem::Denoised => audio_io::Dither::Plain,
+            Stem::Removed => audio_io::Dither::Negated,
+        }
+    }
+}
+
+/// The stems of `--output`, in the order of the plan's outputs.
+fn stems(output: Stems) -> &'static [Stem] {
+    match output {
+        Stems::Denoised => &[Stem::Denoised],
+        Stems::Removed => &[Stem::Removed],
+        Stems::Both => &[Stem::Denoised, Stem::Removed],
+    }
+}
+
 /// Denoises one job's input into its planned outputs.
 pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, claims: &Claims) -> Result<Done, String> {
     plan::check_not_input(job, claims)?;
@@ -111,20 +143,27 @@ pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, cla
     // work; they are removed again unless everything succeeds.
     let (rate, channels) = (decoder.sample_rate, decoder.channels);
     let mut files = Vec::new();
-    for o in &outputs {
+    for (o, stem) in outputs.iter().zip(stems(args.output)) {
         let pending = audio_io::PendingFile::create(o)?;
-        let writer = pending.writer(channels, rate, enc)?;
-        files.push((pending, writer));
+        let opts = audio_io::WriteOptions { dither: stem.dither(), ..Default::default() };
+        let writer = pending.writer_with(channels, rate, enc, &opts)?;
+        files.push((pending, writer, stem));
     }
     let model = pool.take();
     let result = {
-        let mut writers = files.iter_mut().map(|(_, w)| w);
-        let denoised = writers.next().ok_or("no output")?;
-        denoise_stream(model.clone(), &mut decoder, settings, denoised, writers.next())
+        let mut denoised = None;
+        let mut removed = None;
+        for (_, w, stem) in files.iter_mut() {
+            *match stem {
+                Stem::Denoised => &mut denoised,
+                Stem::Removed => &mut removed,
+            } = Some(w);
+        }
+        denoise_stream(model.clone(), &mut decoder, settings, denoised, removed)
     };
     pool.give(model);
     let seconds = result?;
-    for (pending, writer) in files {
+    for (pending, writer, _) in files {
         pending.finish(writer, args.force).map_err(|e| match e {
             audio_io::FinishError::Exists(p) => plan::exists_error(&p, &job.target),
             audio_io::FinishError::Other(e) => e,
