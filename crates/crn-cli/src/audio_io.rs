@@ -1,5 +1,5 @@
 //! Audio files for the command-line tool: any WAV, FLAC, MP3 or Ogg Vorbis in (through
-//! symphonia) as planar `f32`; WAV (float 32, PCM 16, PCM 24, through hound) or FLAC (16 or
+//! symphonia) as planar `f32`; WAV (float 32, PCM 16, PCM 24; RF64 past 4 GiB) or FLAC (16 or
 //! 24 bit, through flacenc) out, through a temporary file. Every failure is an error message,
 //! never a panic.
 
@@ -7,6 +7,8 @@ mod decode;
 mod dither;
 mod flac;
 mod pending;
+pub mod riff;
+pub mod wav;
 mod writer;
 
 pub use dither::Dither;

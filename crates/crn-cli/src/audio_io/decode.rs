@@ -83,6 +83,12 @@ impl Decoder {
         guarded(|| Self::open_unguarded(path))
     }
 
+    /// The number of frames [`Decoder::read`] delivers, where the container states it for a
+    /// lossless stream: exactly these or an error (a lossy stream's stated length is an estimate).
+    pub fn exact_frames(&self) -> Option<u64> {
+        self.expected
+    }
+
     /// Appends the next packet's samples to `out` (one buffer per channel); false once the
     /// stream has ended and nothing was appended.
     pub fn read(&mut self, out: &mut [Vec<f32>]) -> Result<bool, String> {

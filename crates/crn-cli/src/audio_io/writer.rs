@@ -5,6 +5,7 @@ use std::io::{BufWriter, Seek, Write};
 use super::decode::SourceKind;
 use super::dither::{Dither, Quantiser};
 use super::flac::{flac_bits, FlacWriter};
+use super::wav::{RawChunk, WavFormat, WavWriter, RIFF_LIMIT};
 
 /// What to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,26 +37,41 @@ impl Encoding {
     }
 }
 
-/// An encoder being fed planar pieces of audio: WAV (hound writes as it goes and fixes the
-/// header up at the end) or FLAC ([`FlacWriter`]).
+/// An encoder being fed planar pieces of audio: WAV ([`WavWriter`]) or FLAC ([`FlacWriter`]),
+/// both writing as they go and completing their headers at the end.
 pub struct Writer<W: Write + Seek> {
     inner: Inner<W>,
     channels: usize,
-    /// Interleaved, quantised samples of the current piece (reused).
-    scratch: Vec<i32>,
+    /// Interleaved samples of the current piece (reused): floats, or quantised integers.
+    floats: Vec<f32>,
+    ints: Vec<i32>,
 }
 
 enum Inner<W: Write + Seek> {
-    WavFloat(hound::WavWriter<BufWriter<W>>),
-    WavInt(hound::WavWriter<BufWriter<W>>, Quantiser),
+    WavFloat(WavWriter<BufWriter<W>>),
+    WavInt(WavWriter<BufWriter<W>>, Quantiser),
     Flac(FlacWriter<BufWriter<W>>, Quantiser),
 }
 
 /// How a file is written beyond its encoding.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WriteOptions {
     /// Integer outputs: which dither sequence (see [`Dither`]).
     pub dither: Dither,
+    /// The number of frames that will be written, when known exactly beforehand: a WAV that
+    /// fits in RIFF's 32-bit sizes is then plain RIFF, with no room kept for RF64.
+    pub frames: Option<u64>,
+    /// WAV: chunks copied into the header (metadata of a WAV input).
+    pub chunks: Vec<RawChunk>,
+    /// WAV: the largest RIFF size written as RIFF; beyond it the file is RF64. [`RIFF_LIMIT`]
+    /// except in tests, which cross a small one.
+    pub riff_limit: u64,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self { dither: Dither::Plain, frames: None, chunks: Vec::new(), riff_limit: RIFF_LIMIT }
+    }
 }
 
 impl<W: Write + Seek> Writer<W> {
@@ -64,23 +80,22 @@ impl<W: Write + Seek> Writer<W> {
     }
 
     pub fn with_options(out: W, channels: usize, sample_rate: u32, enc: Encoding, opts: &WriteOptions) -> Result<Self, String> {
-        let q = |bits| Quantiser::new(bits, opts.dither);
         if channels == 0 || channels > u16::MAX as usize {
             return Err(format!("cannot write {channels} channels"));
         }
-        let wav = |out: W, bits: u16, format| {
-            let spec = hound::WavSpec { channels: channels as u16, sample_rate, bits_per_sample: bits, sample_format: format };
-            hound::WavWriter::new(BufWriter::new(out), spec).map_err(|e| format!("cannot write WAV: {e}"))
+        let q = |bits| Quantiser::new(bits, opts.dither);
+        let wav = |out: W, format| {
+            WavWriter::new(BufWriter::new(out), channels, sample_rate, format, &opts.chunks, opts.frames, opts.riff_limit)
         };
         let inner = match enc {
-            Encoding::WavFloat32 => Inner::WavFloat(wav(out, 32, hound::SampleFormat::Float)?),
-            Encoding::WavPcm16 => Inner::WavInt(wav(out, 16, hound::SampleFormat::Int)?, q(16)),
-            Encoding::WavPcm24 => Inner::WavInt(wav(out, 24, hound::SampleFormat::Int)?, q(24)),
+            Encoding::WavFloat32 => Inner::WavFloat(wav(out, WavFormat::Float32)?),
+            Encoding::WavPcm16 => Inner::WavInt(wav(out, WavFormat::Pcm16)?, q(16)),
+            Encoding::WavPcm24 => Inner::WavInt(wav(out, WavFormat::Pcm24)?, q(24)),
             Encoding::Flac(bits) => {
                 Inner::Flac(FlacWriter::new(BufWriter::new(out), channels, sample_rate, bits)?, q(bits))
             }
         };
-        Ok(Self { inner, channels, scratch: Vec::new() })
+        Ok(Self { inner, channels, floats: Vec::new(), ints: Vec::new() })
     }
 
     /// Appends a piece: one slice per channel, equal lengths.
@@ -89,39 +104,29 @@ impl<W: Write + Seek> Writer<W> {
             return Err(format!("{} channels given to a {}-channel file", piece.len(), self.channels));
         }
         let frames = piece.first().map_or(0, |c| c.len());
-        let wav_err = |e: hound::Error| format!("cannot write WAV: {e}");
+        if let Inner::WavFloat(w) = &mut self.inner {
+            self.floats.clear();
+            self.floats.extend((0..frames).flat_map(|i| piece.iter().map(move |ch| ch[i])));
+            return w.write_float(&self.floats);
+        }
+        self.ints.clear();
         match &mut self.inner {
-            Inner::WavFloat(w) => {
-                for i in 0..frames {
-                    for ch in piece {
-                        w.write_sample(ch[i]).map_err(wav_err)?;
-                    }
-                }
-            }
             Inner::WavInt(w, q) => {
-                for i in 0..frames {
-                    for ch in piece {
-                        w.write_sample(q.quantise(ch[i])).map_err(wav_err)?;
-                    }
-                }
+                self.ints.extend((0..frames).flat_map(|i| piece.iter().map(move |ch| ch[i])).map(|x| q.quantise(x)));
+                w.write_int(&self.ints)
             }
             Inner::Flac(w, q) => {
-                self.scratch.clear();
-                for i in 0..frames {
-                    for ch in piece {
-                        self.scratch.push(q.quantise(ch[i]));
-                    }
-                }
-                w.write_interleaved(&self.scratch)?;
+                self.ints.extend((0..frames).flat_map(|i| piece.iter().map(move |ch| ch[i])).map(|x| q.quantise(x)));
+                w.write_interleaved(&self.ints)
             }
+            Inner::WavFloat(_) => unreachable!("handled above"),
         }
-        Ok(())
     }
 
     /// Completes the file (headers that need the length, the FLAC checksum) and flushes it.
     pub fn finish(self) -> Result<(), String> {
         match self.inner {
-            Inner::WavFloat(w) | Inner::WavInt(w, _) => w.finalize().map_err(|e| format!("cannot write WAV: {e}")),
+            Inner::WavFloat(w) | Inner::WavInt(w, _) => w.finish(),
             Inner::Flac(w, _) => w.finish(),
         }
     }
@@ -129,10 +134,11 @@ impl<W: Write + Seek> Writer<W> {
 
 /// Encodes whole `channels` (planar, equal lengths) into `out`.
 pub fn encode<W: Write + Seek>(out: W, channels: &[Vec<f32>], sample_rate: u32, enc: Encoding) -> Result<(), String> {
-    let mut w = Writer::new(out, channels.len(), sample_rate, enc)?;
+    let frames = channels.first().map_or(0, Vec::len);
+    let opts = WriteOptions { frames: Some(frames as u64), ..WriteOptions::default() };
+    let mut w = Writer::with_options(out, channels.len(), sample_rate, enc, &opts)?;
     let piece: Vec<&[f32]> = channels.iter().map(Vec::as_slice).collect();
     // In pieces, so Ctrl-C is noticed in a long file.
-    let frames = channels.first().map_or(0, Vec::len);
     for start in (0..frames).step_by(1 << 16) {
         if crate::interrupt::requested() {
             return Err("interrupted".into());

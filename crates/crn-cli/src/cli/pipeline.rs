@@ -145,7 +145,8 @@ pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, cla
     let mut files = Vec::new();
     for (o, stem) in outputs.iter().zip(stems(args.output)) {
         let pending = audio_io::PendingFile::create(o)?;
-        let opts = audio_io::WriteOptions { dither: stem.dither(), ..Default::default() };
+        // The output has exactly the input's length, so a WAV is RF64 only if it must be.
+        let opts = audio_io::WriteOptions { dither: stem.dither(), frames: decoder.exact_frames(), ..Default::default() };
         let writer = pending.writer_with(channels, rate, enc, &opts)?;
         files.push((pending, writer, stem));
     }
