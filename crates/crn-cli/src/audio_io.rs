@@ -14,5 +14,5 @@ mod writer;
 pub use dither::Dither;
 pub use decode::{decode, Audio, Decoder, SourceKind};
 pub use flac::{flac_bits, FlacWriter, FLAC_BLOCK};
-pub use pending::{write_file, FinishError, PendingFile};
+pub use pending::{commit, write_file, FinishError, PendingFile};
 pub use writer::{encode, Encoding, WriteOptions, Writer};

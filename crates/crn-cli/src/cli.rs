@@ -5,12 +5,12 @@
 pub mod args;
 pub mod pipeline;
 pub mod plan;
+pub mod progress;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
 pub use args::{Args, Format, Stems};
@@ -67,12 +67,7 @@ pub fn run(args: Args) -> i32 {
 
     let claims = plan::Claims::new(&jobs);
 
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(jobs.len() as u64) };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let progress = progress::Progress::new(jobs.len(), args.quiet);
     let start = Instant::now();
     let audio_seconds = Mutex::new(0.0f64);
     let settings = args.settings();
@@ -80,25 +75,28 @@ pub fn run(args: Args) -> i32 {
     let results: Vec<Result<pipeline::Done, String>> = thread_pool.install(|| {
         jobs.par_iter()
             .map(|job| {
-                let r = model::catch(|| pipeline::process(job, &args, settings, &pool, &claims));
+                let r = model::catch(|| pipeline::process(job, &args, settings, &pool, &claims, &progress));
                 if let Ok(d) = &r {
-                    let mut s = audio_seconds.lock().unwrap_or_else(|p| p.into_inner());
-                    *s += d.seconds;
-                    let rtf = *s / start.elapsed().as_secs_f64().max(1e-6);
-                    bar.set_message(format!("{rtf:.0}x realtime"));
+                    *audio_seconds.lock().unwrap_or_else(|p| p.into_inner()) += d.seconds;
                 }
-                bar.inc(1);
+                progress.file_done();
                 r
             })
             .collect()
     });
-    bar.finish_and_clear();
+    progress.finish();
 
     for (job, r) in jobs.iter().zip(&results) {
         match r {
             Ok(d) if !args.quiet => println!("{} -> {}", job.input.display(), d.output.display()),
             Ok(_) => {}
             Err(e) => failures.push((job.input.clone(), e.clone())),
+        }
+    }
+    // Warnings even with --quiet: a clipped output is damaged, and scripts should hear of it.
+    for d in results.iter().flatten() {
+        for w in &d.warnings {
+            eprintln!("crn-denoise: warning: {w}");
         }
     }
     if !args.quiet && results.iter().any(Result::is_ok) {

@@ -599,6 +599,147 @@ fn stems_are_taken_before_the_gain_and_sum_to_the_input() {
     }
 }
 
+/// Progress moves within a file: the pipeline reports the frames decoded as it goes (the bar
+/// follows them against the length the file states), not only when the file is done.
+#[test]
+fn progress_moves_within_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 16_000;
+    let x = common::noise(rate as usize * 20, 4, 0.1);
+    let input = dir.path().join("in.wav");
+    write_wav(&input, &[x.clone()], rate, 32);
+    let mut decoder = audio_io::Decoder::open(&input).unwrap();
+    assert_eq!(decoder.stated_frames(), Some(x.len() as u64), "the length the file states");
+    let out = dir.path().join("out.wav");
+    let pending = audio_io::PendingFile::create(&out).unwrap();
+    let mut w = pending.writer(1, rate, audio_io::Encoding::WavFloat32).unwrap();
+    let mut seen = Vec::new();
+    let seconds = crn_cli::cli::denoise_stream(common::model(), &mut decoder, Settings::default(), Some(&mut w), None, &mut |f| {
+        seen.push(f)
+    })
+    .unwrap();
+    pending.finish(w, false).unwrap();
+    assert_eq!(seconds, 20.0);
+    assert!(seen.len() >= 20, "{} progress updates in 20 s of audio", seen.len());
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "progress only moves forward");
+    assert_eq!(seen.last(), Some(&(x.len() as u64)));
+    assert_eq!(read_wav(&out).0[0].len(), x.len());
+}
+
+/// `--output both` writes both stems or neither: if one cannot be put in place (here a file
+/// appears under its name while the stems are written), the other is not left behind either,
+/// and the file that appeared is untouched.
+#[test]
+fn stems_are_committed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("out.wav");
+    let b = dir.path().join("out.removed.wav");
+    let x = vec![common::noise(4_000, 3, 0.1)];
+    let piece: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    let mut files = Vec::new();
+    for p in [&a, &b] {
+        let pending = audio_io::PendingFile::create(p).unwrap();
+        let mut w = pending.writer(1, 16_000, audio_io::Encoding::WavFloat32).unwrap();
+        w.write(&piece).unwrap();
+        files.push((pending, w));
+    }
+    std::fs::write(&b, b"appeared meanwhile").unwrap();
+    let r = audio_io::commit(files, false);
+    assert!(matches!(r, Err(audio_io::FinishError::Exists(_))), "{r:?}");
+    assert!(!a.exists(), "the first stem was left without the second");
+    assert_eq!(std::fs::read(&b).unwrap(), b"appeared meanwhile");
+    assert_eq!(listing(dir.path()), ["out.removed.wav"], "no temporary files");
+}
+
+/// Integer outputs that clip say so, with how many samples, one warning per file (also with
+/// --quiet); float outputs keep the peaks and say nothing, nor does output that does not clip.
+#[test]
+fn clipping_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 16_000;
+    let (_, noisy) = noisy_speech(rate, 1);
+    let input = dir.path().join("loud.wav");
+    write_wav(&input, &noisy, rate, 16);
+    let float_out = dir.path().join("float.wav");
+    let o = run(&[&"--gain", &"24", &"--format", &"wav32", &input, &float_out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("clipped"), "float does not clip: {}", stderr(&o));
+    let over = read_wav(&float_out).0[0].iter().filter(|x| x.abs() >= 1.0).count();
+    assert!(over > 100, "the test signal should clip at +24 dB ({over})");
+    for (format, name) in [("wav16", "out16.wav"), ("wav24", "out24.wav"), ("flac", "out.flac")] {
+        let out = dir.path().join(name);
+        let o = run(&[&"--quiet", &"--gain", &"24", &"--format", &format, &input, &out]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let err = stderr(&o);
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("clipped")).collect();
+        assert_eq!(lines.len(), 1, "one warning: {err}");
+        assert!(lines[0].starts_with("crn-denoise: warning: ") && lines[0].contains(name), "{err}");
+        let n: usize = lines[0].split_whitespace().find_map(|w| w.parse().ok()).expect("a count");
+        // Dither moves samples within an LSB of full scale either way.
+        assert!(n.abs_diff(over) <= over / 50 + 5, "{format}: {n} clipped, {over} over full scale in float");
+    }
+    let o = run(&[&input, &dir.path().join("quiet.wav")]);
+    assert!(o.status.success() && !stderr(&o).contains("clipped"), "{}", stderr(&o));
+}
+
+/// A RIFF file of `chunks` (id, body) after `RIFF....WAVE`, with pad bytes as RIFF wants.
+fn riff_file(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+    let mut f = b"RIFF\0\0\0\0WAVE".to_vec();
+    for (id, body) in chunks {
+        f.extend_from_slice(*id);
+        f.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        f.extend_from_slice(body);
+        if body.len() % 2 == 1 {
+            f.push(0);
+        }
+    }
+    let n = (f.len() - 8) as u32;
+    f[4..8].copy_from_slice(&n.to_le_bytes());
+    f
+}
+
+/// Broadcast WAV and the usual tags survive WAV to WAV: the `bext`, `iXML` and `LIST`-`INFO`
+/// chunks of the input are copied into every WAV output (both stems) as they are; other chunks
+/// are not, and FLAC output is still written (without them, as --help says).
+#[test]
+fn wav_metadata_is_copied_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.wav");
+    write_wav(&plain, &[common::noise(16_000, 8, 0.1)], 16_000, 16);
+    let bytes = std::fs::read(&plain).unwrap();
+    let fmt = bytes[20..36].to_vec();
+    let data = bytes[44..].to_vec();
+    let mut bext = b"Interview, take 3".to_vec();
+    bext.resize(602, 0);
+    bext.extend_from_slice(b"A=PCM,F=48000,W=24,M=mono\r\n"); // coding history, odd total length
+    let ixml = b"<?xml version=\"1.0\"?><BWFXML><PROJECT>doc</PROJECT></BWFXML>".to_vec();
+    let mut info = b"INFO".to_vec();
+    info.extend_from_slice(b"INAM\x06\0\0\0Take3\0");
+    let cue = vec![0u8; 4];
+    let input = dir.path().join("take.wav");
+    std::fs::write(
+        &input,
+        riff_file(&[(b"fmt ", fmt), (b"bext", bext.clone()), (b"iXML", ixml.clone()), (b"cue ", cue), (b"data", data), (b"LIST", info.clone())]),
+    )
+    .unwrap();
+    let out = dir.path().join("out.wav");
+    let o = run(&[&"--output", &"both", &input, &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for path in [out.clone(), dir.path().join("out.removed.wav")] {
+        let bytes = std::fs::read(&path).unwrap();
+        let chunks = audio_io::riff::chunks(&mut std::io::Cursor::new(&bytes)).unwrap().unwrap();
+        let body = |id: &[u8; 4]| chunks.iter().find(|c| &c.id == id).map(|c| bytes[c.offset as usize..(c.offset + c.len) as usize].to_vec());
+        assert_eq!(body(b"bext"), Some(bext.clone()), "{}", path.display());
+        assert_eq!(body(b"iXML"), Some(ixml.clone()));
+        assert_eq!(body(b"LIST"), Some(info.clone()));
+        assert_eq!(body(b"cue "), None);
+        // (Not hound: it does not skip the pad byte after an odd-sized chunk, as RIFF has it.)
+        assert_eq!(audio_io::decode(&path).unwrap().frames(), 16_000, "decodes");
+    }
+    let o = run(&[&input, &dir.path().join("out.flac")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// Outputs get 0666 less the umask, like any new file.
 #[test]
 fn output_permissions_follow_the_umask() {

@@ -51,6 +51,8 @@ pub struct Decoder {
     pub kind: SourceKind,
     /// Frames the lossless container says it holds; the decoder keeps to exactly these.
     expected: Option<u64>,
+    /// Frames the container states, lossy or not: what progress is measured against.
+    stated: Option<u64>,
     delivered: u64,
     /// The last decoded packet, one buffer per channel.
     packet: Vec<Vec<f32>>,
@@ -87,6 +89,11 @@ impl Decoder {
     /// lossless stream: exactly these or an error (a lossy stream's stated length is an estimate).
     pub fn exact_frames(&self) -> Option<u64> {
         self.expected
+    }
+
+    /// The length the container states (for a lossy stream, an estimate), for progress.
+    pub fn stated_frames(&self) -> Option<u64> {
+        self.stated
     }
 
     /// Appends the next packet's samples to `out` (one buffer per channel); false once the
@@ -149,6 +156,7 @@ impl Decoder {
             channels: 0,
             kind,
             expected,
+            stated: params.n_frames.filter(|&n| n > 0),
             delivered: 0,
             packet: Vec::new(),
             first_pending: false,

@@ -13,6 +13,8 @@ pub struct Quantiser {
     rng: u64,
     /// +1, or -1 for [`Dither::Negated`].
     sign: f64,
+    /// Samples beyond the integer range, clipped to it.
+    clipped: u64,
 }
 
 /// Which TPDF sequence a file gets.
@@ -32,7 +34,7 @@ pub enum Dither {
 impl Quantiser {
     pub fn new(bits: u32, dither: Dither) -> Self {
         let sign = if dither == Dither::Negated { -1.0 } else { 1.0 };
-        Self { bits, rng: 0x9e37_79b9_7f4a_7c15, sign }
+        Self { bits, rng: 0x9e37_79b9_7f4a_7c15, sign, clipped: 0 }
     }
 
     fn uniform(&mut self) -> f64 {
@@ -52,7 +54,15 @@ impl Quantiser {
         if v.is_nan() {
             0
         } else {
+            if v > max || v < -max - 1.0 {
+                self.clipped += 1;
+            }
             v.clamp(-max - 1.0, max) as i32
         }
+    }
+
+    /// How many samples were clipped so far.
+    pub fn clipped(&self) -> u64 {
+        self.clipped
     }
 }

@@ -1,7 +1,7 @@
 //! The temporary file an output is written to, renamed into place when complete.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::writer::{Encoding, WriteOptions, Writer};
 
@@ -10,7 +10,7 @@ use super::writer::{Encoding, WriteOptions, Writer};
 /// Dropped unfinished (an error, or Ctrl-C, which the CLI turns into an error) it is removed.
 pub struct PendingFile {
     tmp: tempfile::NamedTempFile,
-    path: std::path::PathBuf,
+    path: PathBuf,
 }
 
 impl PendingFile {
@@ -39,11 +39,13 @@ impl PendingFile {
         Writer::with_options(file, channels, sample_rate, enc, opts)
     }
 
-    /// Completes `writer`'s file and moves it to its final name. Unless `replace`, an existing
-    /// file there (even one that appeared while this one was written) is left as it is and the
-    /// result is [`FinishError::Exists`]: the rename refuses atomically (renameat2 with
-    /// RENAME_NOREPLACE, or a hard link where that is unsupported), so no check can go stale.
+    /// Completes `writer`'s file and moves it to its final name: [`commit`] of one file.
     pub fn finish(self, writer: Writer<File>, replace: bool) -> Result<(), FinishError> {
+        commit(vec![(self, writer)], replace)
+    }
+
+    /// Completes the file: encoder finished, data on disk, a new file's permissions.
+    fn complete(self, writer: Writer<File>) -> Result<Self, String> {
         writer.finish()?;
         self.tmp.as_file().sync_all().map_err(|e| format!("cannot write: {e}"))?;
         // Temporary files are private (0600); an output gets what a new file gets: 0666 less
@@ -54,20 +56,55 @@ impl PendingFile {
             let mode = 0o666 & !crate::interrupt::umask();
             let _ = self.tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode));
         }
+        Ok(self)
+    }
+
+    /// Moves the completed file to its final name. Unless `replace`, an existing file there
+    /// (even one that appeared while this one was written) is left as it is: the rename refuses
+    /// atomically (renameat2 with RENAME_NOREPLACE, or a hard link where that is unsupported),
+    /// so no earlier check can go stale.
+    fn place(self, replace: bool) -> Result<PathBuf, FinishError> {
         let persisted = if replace { self.tmp.persist(&self.path) } else { self.tmp.persist_noclobber(&self.path) };
         match persisted {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(self.path),
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Err(FinishError::Exists(self.path)),
             Err(e) => Err(FinishError::Other(format!("cannot write {}: {}", self.path.display(), e.error))),
         }
     }
 }
 
-/// Why [`PendingFile::finish`] failed; the temporary file is removed either way.
+/// Completes several files that belong together (the two stems of `--output both`) and moves
+/// them to their final names: all of them or none. Every file is completed before any is renamed,
+/// so what can fail while writing (a full disk) fails with nothing in place; if a rename then
+/// fails (a file appeared under a name meanwhile), the files already placed are removed again.
+/// Without `replace` nothing that existed is touched; with it, a file already replaced by an
+/// earlier rename of the group is gone, which is why the renames come last. Temporary files are
+/// removed on every failure.
+pub fn commit(files: Vec<(PendingFile, Writer<File>)>, replace: bool) -> Result<(), FinishError> {
+    let mut done = Vec::with_capacity(files.len());
+    for (pending, writer) in files {
+        done.push(pending.complete(writer)?);
+    }
+    let mut placed: Vec<PathBuf> = Vec::with_capacity(done.len());
+    for pending in done {
+        match pending.place(replace) {
+            Ok(path) => placed.push(path),
+            Err(e) => {
+                for p in &placed {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why [`commit`] failed; the temporary file is removed either way.
 #[derive(Debug)]
 pub enum FinishError {
     /// The final name exists and replacing was not asked for: that file is untouched.
-    Exists(std::path::PathBuf),
+    Exists(PathBuf),
     Other(String),
 }
 

@@ -29,6 +29,10 @@ impl Encoding {
         }
     }
 
+    pub fn is_wav(self) -> bool {
+        !matches!(self, Encoding::Flac(_))
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             Encoding::Flac(_) => "flac",
@@ -120,6 +124,14 @@ impl<W: Write + Seek> Writer<W> {
                 w.write_interleaved(&self.ints)
             }
             Inner::WavFloat(_) => unreachable!("handled above"),
+        }
+    }
+
+    /// Samples clipped so far: beyond the range of an integer output (float holds any value).
+    pub fn clipped(&self) -> u64 {
+        match &self.inner {
+            Inner::WavFloat(_) => 0,
+            Inner::WavInt(_, q) | Inner::Flac(_, q) => q.clipped(),
         }
     }
 

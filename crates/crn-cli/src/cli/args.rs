@@ -36,6 +36,11 @@ pub enum Stems {
     about = "Removes background noise from speech recordings (the CRN Denoise plugin's engine, offline).",
     long_about = None,
     after_help = "Examples:\n  crn-denoise noisy.wav clean.wav\n  crn-denoise --atten-limit 20 --format flac interview.mp3 interview.flac\n  crn-denoise takes/ extra.flac -o denoised/\n\n\
+An existing output file is never replaced without -f/--force.\n\
+--output both writes both stems or neither; the gain applies to each, and they sum to the gained input.\n\
+WAV outputs past 4 GiB are RF64. 16/24-bit and FLAC outputs that clip get a warning with the count.\n\
+Metadata: WAV to WAV keeps the input's bext (Broadcast WAV), iXML and LIST-INFO chunks; other WAV chunks\n\
+(cue points, markers) and every tag of other inputs or outputs (FLAC/Vorbis comments, ID3, pictures) are not kept.\n\n\
 Exit status: 0 all files written, 1 some file failed (the others are still written), 2 usage or model error."
 )]
 pub struct Args {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::args::{Args, Stems};
 use super::plan::{self, Claims, Job};
+use super::progress::Progress;
 use crate::audio_io::{self, Decoder, Writer};
 use crn_engine::engine::{Engine, Mode, Settings};
 use crn_engine::meter::Meters;
@@ -20,7 +21,10 @@ pub const BLOCK: usize = 512;
 pub struct Done {
     pub output: PathBuf,
     pub seconds: f64,
+    /// What the user should know about the written files (samples clipped).
+    pub warnings: Vec<String>,
 }
+
 /// Loaded models for the worker threads: sessions are not shared between files at the same
 /// time (a session runs one inference at a time), so each concurrent file takes its own.
 pub struct ModelPool {
@@ -60,13 +64,15 @@ impl ModelPool {
 /// host block at a time, into the stems asked for: `denoised` and `removed` (input minus
 /// denoised), both formed before the output gain, which then applies to each (so at any gain
 /// the removed stem holds only what was taken away, and the two sum to the gained input).
-/// Returns the seconds of audio processed.
+/// `progress` hears the frames decoded so far after each packet. Returns the seconds of audio
+/// processed.
 pub fn denoise_stream(
     model: Arc<Model>,
     decoder: &mut Decoder,
     settings: Settings,
     mut denoised: Option<&mut Writer<File>>,
     mut removed: Option<&mut Writer<File>>,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<f64, String> {
     let channels = decoder.channels;
     let mut engine = Engine::new(decoder.sample_rate as f32, channels, Some(model), Mode::Offline, Arc::new(Meters::default()));
@@ -97,6 +103,7 @@ pub fn denoise_stream(
             break;
         }
         frames += packet[0].len() as u64;
+        progress(frames);
         let slices: Vec<&[f32]> = packet.iter().map(Vec::as_slice).collect();
         streamer.push(&mut engine, &slices, &mut sink)?;
     }
@@ -133,12 +140,14 @@ fn stems(output: Stems) -> &'static [Stem] {
     }
 }
 
-/// Denoises one job's input into its planned outputs.
-pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, claims: &Claims) -> Result<Done, String> {
+/// Denoises one job's input into its planned outputs: all of them or none.
+pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, claims: &Claims, progress: &Progress) -> Result<Done, String> {
     plan::check_not_input(job, claims)?;
     let mut decoder = Decoder::open(&job.input)?;
     let plan::Plan { outputs, encoding: enc } = plan::plan(job, args, decoder.kind, claims)?;
     let output = outputs[0].clone();
+    // WAV to WAV keeps the input's Broadcast WAV, iXML and INFO chunks (none for other inputs).
+    let chunks = if enc.is_wav() { audio_io::riff::metadata_chunks(&job.input)? } else { Vec::new() };
     // The temporary files exist from here on, so an unwritable directory fails before the
     // work; they are removed again unless everything succeeds.
     let (rate, channels) = (decoder.sample_rate, decoder.channels);
@@ -146,7 +155,12 @@ pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, cla
     for (o, stem) in outputs.iter().zip(stems(args.output)) {
         let pending = audio_io::PendingFile::create(o)?;
         // The output has exactly the input's length, so a WAV is RF64 only if it must be.
-        let opts = audio_io::WriteOptions { dither: stem.dither(), frames: decoder.exact_frames(), ..Default::default() };
+        let opts = audio_io::WriteOptions {
+            dither: stem.dither(),
+            frames: decoder.exact_frames(),
+            chunks: chunks.clone(),
+            ..Default::default()
+        };
         let writer = pending.writer_with(channels, rate, enc, &opts)?;
         files.push((pending, writer, stem));
     }
@@ -160,15 +174,28 @@ pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, cla
                 Stem::Removed => &mut removed,
             } = Some(w);
         }
-        denoise_stream(model.clone(), &mut decoder, settings, denoised, removed)
+        let mut bar = progress.file(&job.input, decoder.stated_frames(), rate);
+        denoise_stream(model.clone(), &mut decoder, settings, denoised, removed, &mut |f| bar.update(f))
     };
     pool.give(model);
     let seconds = result?;
-    for (pending, writer, _) in files {
-        pending.finish(writer, args.force).map_err(|e| match e {
-            audio_io::FinishError::Exists(p) => plan::exists_error(&p, &job.target),
-            audio_io::FinishError::Other(e) => e,
-        })?;
-    }
-    Ok(Done { output, seconds })
+    let warnings = outputs
+        .iter()
+        .zip(&files)
+        .filter(|(_, (_, w, _))| w.clipped() > 0)
+        .map(|(o, (_, w, _))| {
+            let share = w.clipped() as f64 / (seconds * rate as f64 * channels as f64).max(1.0) * 100.0;
+            format!(
+                "{}: {} samples clipped ({share:.3} % of them); lower --gain, or write float WAV (--format wav32)",
+                o.display(),
+                w.clipped()
+            )
+        })
+        .collect();
+    let files = files.into_iter().map(|(p, w, _)| (p, w)).collect();
+    audio_io::commit(files, args.force).map_err(|e| match e {
+        audio_io::FinishError::Exists(p) => plan::exists_error(&p, &job.target),
+        audio_io::FinishError::Other(e) => e,
+    })?;
+    Ok(Done { output, seconds, warnings })
 }
