@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use super::writer::{Encoding, WriteOptions, Writer};
 
 /// An output being written: a temporary file beside its final name (so an interrupted run never
-/// leaves a partial file under that name), renamed into place by [`PendingFile::finish`].
+/// leaves a partial file under that name), renamed into place by [`PendingFile::finish`] or,
+/// with the other files of its group, by [`commit`].
 /// Dropped unfinished (an error, or Ctrl-C, which the CLI turns into an error) it is removed.
 pub struct PendingFile {
     tmp: tempfile::NamedTempFile,

@@ -150,7 +150,7 @@ impl<W: Write + Seek> WavWriter<W> {
         Ok(())
     }
 
-    /// Whether the file, as written so far, needs RF64.
+    /// The RIFF size of the file as written so far (past the limit, it must be RF64).
     fn riff_size(&self) -> u64 {
         self.data_size_at + 4 - 8 + padded(self.data_bytes)
     }
