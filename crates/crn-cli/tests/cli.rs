@@ -580,6 +580,11 @@ fn stems_are_taken_before_the_gain_and_sum_to_the_input() {
         };
         let (d, r) = stems("6");
         let (d0, r0) = stems("0");
+        // --output removed alone writes the same file (dither included) as the stem of both.
+        let alone = dir.path().join(format!("removed{bits}.wav"));
+        let o = run(&[&"--output", &"removed", &"--gain", &"6", &input, &alone]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(read_wav(&alone).0[0], r, "{bits} bit: --output removed differs from the removed stem of both");
         let lsb = if bits == 16 { 1.0 / 32768.0 } else { 0.0 };
         // Each stem at +6 dB is its 0 dB self times the gain (16-bit: plus dither and rounding).
         for (a, b, what) in [(&d, &d0, "denoised"), (&r, &r0, "removed")] {
