@@ -19,7 +19,8 @@ sox demo/speech_raw.wav -r 48000 -c 1 demo/speech.wav norm -20
 len=$(soxi -D demo/speech.wav)
 sox -n -r 48000 -c 1 demo/noise.wav synth "$len" pinknoise synth "$len" sine amod 0.3 50 vol 0.05
 sox -m demo/speech.wav demo/noise.wav demo/noisy.wav
-target/release/crn-denoise demo/noisy.wav demo/denoised.wav
+# -f: a rerun replaces the previous run's result (crn-denoise never replaces a file unasked).
+target/release/crn-denoise -f demo/noisy.wav demo/denoised.wav
 echo
 echo "Plugins:   target/bundled/crn_denoise.clap (+ libonnxruntime.so.1.32.0 beside it)"
 echo "           target/bundled/crn_denoise.vst3"

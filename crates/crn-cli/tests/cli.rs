@@ -148,7 +148,7 @@ fn cli_equals_in_process_render() {
         ),
     ] {
         let mut c = Command::new(BIN);
-        c.args(&args).arg(&input).arg(&output);
+        c.args(&args).arg("--force").arg(&input).arg(&output);
         let o = c.output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let (cli, _) = read_wav(&output);
@@ -286,6 +286,79 @@ fn never_overwrites_an_input() {
     assert_eq!(listing(dir.path()), ["take.wav"], "no temporary files left");
 }
 
+/// `crn-denoise a.wav b.wav` with `b.wav` present (what `crn-denoise takes/*.wav` does on a
+/// folder of two takes when -o is forgotten) leaves `b.wav` byte for byte, exits non-zero and
+/// says why and what was probably meant; -f/--force replaces it. The same for -o DIR outputs and
+/// the removed-noise stem of --output both (where neither stem is written).
+#[test]
+fn never_replaces_an_existing_output_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, noisy) = noisy_speech(16_000, 1);
+    let a = dir.path().join("a.wav");
+    let b = dir.path().join("b.wav");
+    write_wav(&a, &noisy, 16_000, 16);
+    write_wav(&b, &[common::noise(16_000, 7, 0.1)], 16_000, 16);
+    let take_b = std::fs::read(&b).unwrap();
+
+    let o = run(&[&a, &b]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(std::fs::read(&b).unwrap(), take_b, "b.wav replaced");
+    assert!(err.contains("b.wav") && err.contains("already exists"), "{err}");
+    assert!(err.contains("--force") && err.contains("-o DIR"), "says what was meant: {err}");
+    assert_eq!(listing(dir.path()), ["a.wav", "b.wav"], "no temporary file left");
+
+    // -o DIR: an output already in the folder is kept too.
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("a.wav"), b"earlier result").unwrap();
+    let o = run(&[&a, &"-o", &out]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("a.wav")).unwrap(), b"earlier result");
+
+    // --output both where only the removed stem exists: neither stem is written.
+    std::fs::write(out.join("both.removed.wav"), b"earlier stem").unwrap();
+    let o = run(&[&"--output", &"both", &a, &out.join("both.wav")]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("both.removed.wav"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(out.join("both.removed.wav")).unwrap(), b"earlier stem");
+    assert_eq!(listing(&out), ["a.wav", "both.removed.wav"]);
+
+    // Asked for, it is replaced.
+    let o = run(&[&"-f", &a, &b]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read(&b).unwrap(), take_b);
+    assert_eq!(read_wav(&b).0[0].len(), noisy[0].len());
+    let o = run(&[&"--force", &a, &"-o", &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_wav(&out.join("a.wav")).0[0].len(), noisy[0].len());
+}
+
+/// The final rename does not race: a file that appears under the output's name while the output
+/// is being written is not replaced (unless asked), and the temporary file goes away.
+#[test]
+fn a_file_appearing_meanwhile_is_not_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.wav");
+    let x = vec![common::noise(4_000, 3, 0.1)];
+    let pending = audio_io::PendingFile::create(&path).unwrap();
+    let mut w = pending.writer(1, 16_000, audio_io::Encoding::WavFloat32).unwrap();
+    let piece: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    w.write(&piece).unwrap();
+    std::fs::write(&path, b"appeared meanwhile").unwrap();
+    let r = pending.finish(w, false);
+    assert!(matches!(r, Err(audio_io::FinishError::Exists(_))), "{r:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"appeared meanwhile");
+    assert_eq!(listing(dir.path()), ["out.wav"], "temporary file removed");
+
+    let pending = audio_io::PendingFile::create(&path).unwrap();
+    let mut w = pending.writer(1, 16_000, audio_io::Encoding::WavFloat32).unwrap();
+    w.write(&piece).unwrap();
+    pending.finish(w, true).unwrap();
+    assert_eq!(read_wav(&path).0, x);
+}
+
 #[test]
 fn model_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
@@ -348,7 +421,7 @@ fn directory_input_writes_all_outputs() {
         assert_eq!(a[0].len(), b[0].len());
     }
     // --quiet prints nothing on success.
-    let o = run(&[&src, &"-o", &outdir, &"--quiet"]);
+    let o = run(&[&src, &"-o", &outdir, &"--quiet", &"--force"]);
     assert!(o.status.success());
     assert!(o.stdout.is_empty() && o.stderr.is_empty());
 }
@@ -362,7 +435,7 @@ fn no_temporary_files_left() {
     std::fs::write(&broken, &std::fs::read(&input).unwrap()[..2000]).unwrap();
     let outdir = dir.path().join("out");
     for format in ["wav32", "wav16", "wav24", "flac"] {
-        let o = run(&[&input, &broken, &"-o", &outdir, &"--format", &format]);
+        let o = run(&[&input, &broken, &"-o", &outdir, &"--format", &format, &"--force"]);
         assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     }
     let names = listing(&outdir);
@@ -479,6 +552,197 @@ fn removed_noise_stem_and_both_stems_in_one_pass() {
         let err = (0..d[ch].len()).map(|i| (d[ch][i] + r[ch][i] - noisy[ch][i]).abs()).fold(0.0f32, f32::max);
         assert!(err < 1e-6, "channel {ch}: denoised + removed differs from the input by {err}");
     }
+}
+
+/// The removed-noise stem is input minus denoised, both before the output gain, and the gain
+/// applies to each stem: with `--output both --gain 6` each stem is the 0 dB stem times the gain,
+/// denoised/g + removed/g is the input (float: to rounding; 16-bit: within one LSB, the stems'
+/// dither cancelling), and the removed stem is the noise, not speech (taken after the gain it was
+/// input - g x denoised, 65 % of the input's RMS at +6 dB).
+#[test]
+fn stems_are_taken_before_the_gain_and_sum_to_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 16_000;
+    let clean: Vec<f32> = common::speech(common::SENTENCES, rate).iter().map(|x| x * 0.25).collect();
+    let noise = common::at_snr(&clean, &common::pink_noise(clean.len(), 5, 1.0), 10.0);
+    let noisy = common::mix(&clean, &noise);
+    let g = 10f32.powf(6.0 / 20.0);
+    for bits in [32u16, 16] {
+        let input = dir.path().join(format!("in{bits}.wav"));
+        write_wav(&input, &[noisy.clone()], rate, bits);
+        let (x, _) = read_wav(&input);
+        let x = &x[0];
+        let stems = |gain: &str| {
+            let out = dir.path().join(format!("out{bits}_{gain}.wav"));
+            let o = run(&[&"--output", &"both", &"--gain", &gain, &input, &out]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            (read_wav(&out).0.remove(0), read_wav(&out.with_file_name(format!("out{bits}_{gain}.removed.wav"))).0.remove(0))
+        };
+        let (d, r) = stems("6");
+        let (d0, r0) = stems("0");
+        // --output removed alone writes the same file (dither included) as the stem of both.
+        let alone = dir.path().join(format!("removed{bits}.wav"));
+        let o = run(&[&"--output", &"removed", &"--gain", &"6", &input, &alone]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(read_wav(&alone).0[0], r, "{bits} bit: --output removed differs from the removed stem of both");
+        let lsb = if bits == 16 { 1.0 / 32768.0 } else { 0.0 };
+        // Each stem at +6 dB is its 0 dB self times the gain (16-bit: plus dither and rounding).
+        for (a, b, what) in [(&d, &d0, "denoised"), (&r, &r0, "removed")] {
+            let err = a.iter().zip(b).map(|(a, b)| (a - g * b).abs()).fold(0.0f32, f32::max);
+            assert!(err <= 1e-6 + (1.0 + g) * 1.5 * lsb, "{bits} bit {what} stem: not gain x the 0 dB stem ({err})");
+        }
+        // The stems sum to the gained input: the two roundings, one LSB at most.
+        let err = (0..x.len()).map(|i| (d[i] / g + r[i] / g - x[i]).abs()).fold(0.0f32, f32::max);
+        eprintln!("{bits} bit: |denoised/g + removed/g - input| <= {err:e}");
+        assert!(err <= 1e-6 + lsb / g, "{bits} bit: stems sum to the input within {err}");
+        // What was taken away is the noise, at the noise's level, not the speech.
+        let removed: Vec<f32> = r.iter().map(|v| v / g).collect();
+        let share = common::rms(&removed) / common::rms(x);
+        let noise_share = common::rms(&noise) / common::rms(x);
+        eprintln!("{bits} bit: removed stem RMS {:.0} % of the input's (the noise is {:.0} %)", share * 100.0, noise_share * 100.0);
+        assert!(share < 1.2 * noise_share, "removed stem {share} of the input, noise {noise_share}");
+    }
+}
+
+/// Progress moves within a file: the pipeline reports the frames decoded as it goes (the bar
+/// follows them against the length the file states), not only when the file is done.
+#[test]
+fn progress_moves_within_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 16_000;
+    let x = common::noise(rate as usize * 20, 4, 0.1);
+    let input = dir.path().join("in.wav");
+    write_wav(&input, &[x.clone()], rate, 32);
+    let mut decoder = audio_io::Decoder::open(&input).unwrap();
+    assert_eq!(decoder.stated_frames(), Some(x.len() as u64), "the length the file states");
+    let out = dir.path().join("out.wav");
+    let pending = audio_io::PendingFile::create(&out).unwrap();
+    let mut w = pending.writer(1, rate, audio_io::Encoding::WavFloat32).unwrap();
+    let mut seen = Vec::new();
+    let seconds = crn_cli::cli::denoise_stream(common::model(), &mut decoder, Settings::default(), Some(&mut w), None, &mut |f| {
+        seen.push(f)
+    })
+    .unwrap();
+    pending.finish(w, false).unwrap();
+    assert_eq!(seconds, 20.0);
+    assert!(seen.len() >= 20, "{} progress updates in 20 s of audio", seen.len());
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "progress only moves forward");
+    assert_eq!(seen.last(), Some(&(x.len() as u64)));
+    assert_eq!(read_wav(&out).0[0].len(), x.len());
+}
+
+/// `--output both` writes both stems or neither: if one cannot be put in place (here a file
+/// appears under its name while the stems are written), the other is not left behind either,
+/// and the file that appeared is untouched.
+#[test]
+fn stems_are_committed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("out.wav");
+    let b = dir.path().join("out.removed.wav");
+    let x = vec![common::noise(4_000, 3, 0.1)];
+    let piece: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
+    let mut files = Vec::new();
+    for p in [&a, &b] {
+        let pending = audio_io::PendingFile::create(p).unwrap();
+        let mut w = pending.writer(1, 16_000, audio_io::Encoding::WavFloat32).unwrap();
+        w.write(&piece).unwrap();
+        files.push((pending, w));
+    }
+    std::fs::write(&b, b"appeared meanwhile").unwrap();
+    let r = audio_io::commit(files, false);
+    assert!(matches!(r, Err(audio_io::FinishError::Exists(_))), "{r:?}");
+    assert!(!a.exists(), "the first stem was left without the second");
+    assert_eq!(std::fs::read(&b).unwrap(), b"appeared meanwhile");
+    assert_eq!(listing(dir.path()), ["out.removed.wav"], "no temporary files");
+}
+
+/// Integer outputs that clip say so, with how many samples, one warning per file (also with
+/// --quiet); float outputs keep the peaks and say nothing, nor does output that does not clip.
+#[test]
+fn clipping_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = 16_000;
+    let (_, noisy) = noisy_speech(rate, 1);
+    let input = dir.path().join("loud.wav");
+    write_wav(&input, &noisy, rate, 16);
+    let float_out = dir.path().join("float.wav");
+    let o = run(&[&"--gain", &"24", &"--format", &"wav32", &input, &float_out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("clipped"), "float does not clip: {}", stderr(&o));
+    let over = read_wav(&float_out).0[0].iter().filter(|x| x.abs() >= 1.0).count();
+    assert!(over > 100, "the test signal should clip at +24 dB ({over})");
+    for (format, name) in [("wav16", "out16.wav"), ("wav24", "out24.wav"), ("flac", "out.flac")] {
+        let out = dir.path().join(name);
+        let o = run(&[&"--quiet", &"--gain", &"24", &"--format", &format, &input, &out]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let err = stderr(&o);
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("clipped")).collect();
+        assert_eq!(lines.len(), 1, "one warning: {err}");
+        assert!(lines[0].starts_with("crn-denoise: warning: ") && lines[0].contains(name), "{err}");
+        let n: usize = lines[0].split_whitespace().find_map(|w| w.parse().ok()).expect("a count");
+        // Dither moves samples within an LSB of full scale either way.
+        assert!(n.abs_diff(over) <= over / 50 + 5, "{format}: {n} clipped, {over} over full scale in float");
+    }
+    let o = run(&[&input, &dir.path().join("quiet.wav")]);
+    assert!(o.status.success() && !stderr(&o).contains("clipped"), "{}", stderr(&o));
+}
+
+/// A RIFF file of `chunks` (id, body) after `RIFF....WAVE`, with pad bytes as RIFF wants.
+fn riff_file(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
+    let mut f = b"RIFF\0\0\0\0WAVE".to_vec();
+    for (id, body) in chunks {
+        f.extend_from_slice(*id);
+        f.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        f.extend_from_slice(body);
+        if body.len() % 2 == 1 {
+            f.push(0);
+        }
+    }
+    let n = (f.len() - 8) as u32;
+    f[4..8].copy_from_slice(&n.to_le_bytes());
+    f
+}
+
+/// Broadcast WAV and the usual tags survive WAV to WAV: the `bext`, `iXML` and `LIST`-`INFO`
+/// chunks of the input are copied into every WAV output (both stems) as they are; other chunks
+/// are not, and FLAC output is still written (without them, as --help says).
+#[test]
+fn wav_metadata_is_copied_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.wav");
+    write_wav(&plain, &[common::noise(16_000, 8, 0.1)], 16_000, 16);
+    let bytes = std::fs::read(&plain).unwrap();
+    let fmt = bytes[20..36].to_vec();
+    let data = bytes[44..].to_vec();
+    let mut bext = b"Interview, take 3".to_vec();
+    bext.resize(602, 0);
+    bext.extend_from_slice(b"A=PCM,F=48000,W=24,M=mono\r\n"); // coding history, odd total length
+    let ixml = b"<?xml version=\"1.0\"?><BWFXML><PROJECT>doc</PROJECT></BWFXML>".to_vec();
+    let mut info = b"INFO".to_vec();
+    info.extend_from_slice(b"INAM\x06\0\0\0Take3\0");
+    let cue = vec![0u8; 4];
+    let input = dir.path().join("take.wav");
+    std::fs::write(
+        &input,
+        riff_file(&[(b"fmt ", fmt), (b"bext", bext.clone()), (b"iXML", ixml.clone()), (b"cue ", cue), (b"data", data), (b"LIST", info.clone())]),
+    )
+    .unwrap();
+    let out = dir.path().join("out.wav");
+    let o = run(&[&"--output", &"both", &input, &out]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for path in [out.clone(), dir.path().join("out.removed.wav")] {
+        let bytes = std::fs::read(&path).unwrap();
+        let chunks = audio_io::riff::chunks(&mut std::io::Cursor::new(&bytes)).unwrap().unwrap();
+        let body = |id: &[u8; 4]| chunks.iter().find(|c| &c.id == id).map(|c| bytes[c.offset as usize..(c.offset + c.len) as usize].to_vec());
+        assert_eq!(body(b"bext"), Some(bext.clone()), "{}", path.display());
+        assert_eq!(body(b"iXML"), Some(ixml.clone()));
+        assert_eq!(body(b"LIST"), Some(info.clone()));
+        assert_eq!(body(b"cue "), None);
+        // (Not hound: it does not skip the pad byte after an odd-sized chunk, as RIFF has it.)
+        assert_eq!(audio_io::decode(&path).unwrap().frames(), 16_000, "decodes");
+    }
+    let o = run(&[&input, &dir.path().join("out.flac")]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 /// Outputs get 0666 less the umask, like any new file.

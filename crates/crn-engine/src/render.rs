@@ -4,14 +4,14 @@
 //! memory); [`render`] is the same over a whole signal in memory.
 
 use crate::denormals::DenormalGuard;
-use crate::engine::{sanitise, Engine};
+use crate::engine::{db_to_gain, sanitise, Engine, Output, Settings};
 
 /// Feeds input of any chunking through the engine in host blocks of a fixed size and hands
 /// back the output aligned with the input: the engine's latency is dropped from the front and
 /// flushed from the back by [`Streamer::finish`], so exactly as many samples come out as went in.
 ///
 /// With `keep_input`, each piece of output comes with the input samples it lines up with, so a
-/// caller can form the removed-noise stem ([`removed`]) in the same pass.
+/// caller can form the removed-noise stem ([`removed_into`]) in the same pass.
 pub struct Streamer {
     block: usize,
     latency: usize,
@@ -165,12 +165,40 @@ pub fn render_until(engine: &mut Engine, channels: &mut [Vec<f32>], block: usize
     ok
 }
 
-/// The removed-noise stem of a piece of render: the (sanitised) input minus the denoised
-/// output, sample for sample what the engine's [`crate::engine::Output::Removed`] gives, so one
-/// pass can write both stems. Writes into `out` (one buffer per channel, resized).
-pub fn removed_into(input: &[&[f32]], denoised: &[&[f32]], out: &mut [Vec<f32>]) {
+/// Stems rendered in one pass: the engine makes the denoised signal at 0 dB, and each stem is
+/// formed from it before the output gain, which then applies to whichever stem is heard. So the
+/// removed noise is what the denoiser took away (input minus denoised) at any gain, and the two
+/// stems sum to the gained input. Returns the engine's settings and the linear gain for
+/// [`gained_into`] and [`removed_into`].
+///
+/// The engine's own gain stage is a plain multiply after the mix, so the denoised stem formed
+/// here is bit for bit what the engine gives at that gain: `y * 1.0 * g == y * g`.
+pub fn stem_settings(s: Settings) -> (Settings, f32) {
+    (Settings { output_gain_db: 0.0, output: Output::Denoised, ..s }, db_to_gain(s.output_gain_db))
+}
+
+/// The denoised stem of a piece of render made at 0 dB: `gain` times it, non-finite results
+/// silenced as the engine does. Writes into `out` (one buffer per channel, resized).
+pub fn gained_into(denoised: &[&[f32]], gain: f32, out: &mut [Vec<f32>]) {
+    for (y, o) in denoised.iter().zip(out) {
+        o.clear();
+        o.extend(y.iter().map(|&y| finite(y * gain)));
+    }
+}
+
+/// The removed-noise stem of a piece of render made at 0 dB: the (sanitised) input minus the
+/// denoised output, times `gain`. Writes into `out` (one buffer per channel, resized).
+pub fn removed_into(input: &[&[f32]], denoised: &[&[f32]], gain: f32, out: &mut [Vec<f32>]) {
     for ((x, y), o) in input.iter().zip(denoised).zip(out) {
         o.clear();
-        o.extend(x.iter().zip(y.iter()).map(|(&x, &y)| sanitise(x) - y));
+        o.extend(x.iter().zip(y.iter()).map(|(&x, &y)| finite((sanitise(x) - y) * gain)));
+    }
+}
+
+fn finite(y: f32) -> f32 {
+    if y.is_finite() {
+        y
+    } else {
+        0.0
     }
 }
