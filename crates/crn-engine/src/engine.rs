@@ -502,6 +502,14 @@ impl Engine {
         !matches!(self.inference, Inference::None)
     }
 
+    /// Why the engine passes audio through instead of denoising, if it does (allocates).
+    pub fn passthrough_reason(&self) -> Option<String> {
+        match &self.inference {
+            Inference::None => Some("no model".into()),
+            _ => None,
+        }
+    }
+
     /// Whether a worker thread exists (only in real time with a model).
     pub fn has_worker(&self) -> bool {
         matches!(self.inference, Inference::Worker(_))
@@ -536,6 +544,7 @@ impl Engine {
     }
 
     /// Whether the worker has finished every frame submitted so far (a test hook for pacing).
+    #[cfg(feature = "test-hooks")]
     pub fn worker_idle(&self) -> bool {
         match &self.inference {
             Inference::Worker(w) => w.idle(),
@@ -544,6 +553,7 @@ impl Engine {
     }
 
     /// Test hook: slows the worker by this much per frame.
+    #[cfg(feature = "test-hooks")]
     pub fn set_worker_delay_us(&self, us: u32) {
         if let Inference::Worker(w) = &self.inference {
             w.set_delay_us(us);
@@ -551,6 +561,7 @@ impl Engine {
     }
 
     /// Test hook: the model fails on the next frame, as a broken model would.
+    #[cfg(feature = "test-hooks")]
     pub fn inject_model_failure(&mut self) {
         match &mut self.inference {
             Inference::Worker(w) => w.inject_failure(),
@@ -560,9 +571,19 @@ impl Engine {
     }
 
     /// Worker slots (a test checks a reset with every frame in flight cannot exhaust them).
+    #[cfg(feature = "test-hooks")]
     pub fn worker_slots(&self) -> usize {
         match &self.inference {
             Inference::Worker(w) => w.slots(),
+            _ => 0,
+        }
+    }
+
+    /// Times the worker thread woke up (a test checks it sleeps while there is no work).
+    #[cfg(feature = "test-hooks")]
+    pub fn worker_wakeups(&self) -> u64 {
+        match &self.inference {
+            Inference::Worker(w) => w.wakeups(),
             _ => 0,
         }
     }

@@ -12,3 +12,9 @@ pub mod model;
 pub mod render;
 pub mod stft;
 pub mod worker;
+
+/// Hooks for this crate's tests (feature `test-hooks`): not part of the production API.
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks {
+    pub use crate::worker::fail_next_spawn as fail_next_worker_spawn;
+}

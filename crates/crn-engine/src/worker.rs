@@ -7,7 +7,7 @@
 //! recurrent state, so every frame must reach it in order; a frame that finds no free slot is
 //! skipped by the model and counted.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -42,6 +42,17 @@ struct Shared {
     error: Mutex<Option<String>>,
     /// Whether the worker got real-time scheduling (for benchmarks and diagnostics).
     realtime: AtomicBool,
+    /// Times the worker returned from sleeping (test hook: it must not poll while idle).
+    wakeups: AtomicU64,
+}
+
+/// Test hook: the next worker thread fails to start, as when the system is out of threads.
+static FAIL_NEXT_SPAWN: AtomicBool = AtomicBool::new(false);
+
+/// Test hook: makes the next [`Worker::spawn`] fail as if the thread could not be created.
+#[cfg(feature = "test-hooks")]
+pub fn fail_next_spawn() {
+    FAIL_NEXT_SPAWN.store(true, Ordering::Relaxed);
 }
 
 pub struct Worker {
@@ -63,16 +74,19 @@ impl Worker {
             failed: AtomicBool::new(false),
             error: Mutex::new(None),
             realtime: AtomicBool::new(false),
+            wakeups: AtomicU64::new(0),
         });
         for _ in 0..slots {
             let slot = Slot { seq: 0, reset: false, mags: vec![0.0; channels * MODEL_BINS], est: vec![0.0; channels * MODEL_BINS], ok: false };
             let _ = shared.free.push(Box::new(slot));
         }
         let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("crn-denoise inference".into())
-            .spawn(move || run(s, model, channels))
-            .expect("cannot start the inference thread");
+        let thread = if FAIL_NEXT_SPAWN.swap(false, Ordering::Relaxed) {
+            Err(std::io::Error::other("injected spawn failure (test hook)"))
+        } else {
+            std::thread::Builder::new().name("crn-denoise inference".into()).spawn(move || run(s, model, channels))
+        }
+        .expect("cannot start the inference thread");
         Self { shared, slots, thread: Some(thread) }
     }
 
@@ -130,6 +144,10 @@ impl Worker {
         self.shared.error.lock().ok().and_then(|e| e.clone())
     }
 
+    pub fn wakeups(&self) -> u64 {
+        self.shared.wakeups.load(Ordering::Relaxed)
+    }
+
     /// Whether the worker thread runs with real-time priority.
     pub fn is_realtime(&self) -> bool {
         self.shared.realtime.load(Ordering::Relaxed)
@@ -173,6 +191,7 @@ fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize) {
     while !shared.stop.load(Ordering::Acquire) {
         let Some(mut slot) = shared.todo.pop() else {
             std::thread::park_timeout(Duration::from_millis(50));
+            shared.wakeups.fetch_add(1, Ordering::Relaxed);
             continue;
         };
         let delay = shared.delay_us.load(Ordering::Relaxed);
