@@ -82,11 +82,12 @@ const MAX_SLACK: usize = 1;
 /// What the output carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Output {
-    /// The denoised signal (after mix and output gain).
+    /// The denoised signal (after the mix), times the output gain.
     #[default]
     Denoised,
-    /// The latency-aligned input minus the denoised output: what was taken away. Denoised plus
-    /// removed equals the delayed input.
+    /// What was taken away: the latency-aligned input minus the denoised signal, both before
+    /// the output gain, which then applies to it as to the denoised signal. Denoised plus
+    /// removed equals the delayed input times the gain.
     Removed,
 }
 
@@ -777,15 +778,18 @@ impl Engine {
                 c.dry_pos = if c.dry_pos + 1 >= dry_len { 0 } else { c.dry_pos + 1 };
                 let wet = c.ready[self.out_pos + i];
                 let m = self.scratch_mix[i];
-                let denoised = (m * wet + (1.0 - m) * dry) * self.scratch_gain[i];
+                let denoised = m * wet + (1.0 - m) * dry;
                 let r = self.scratch_removed[i];
-                let y = if r == 0.0 {
+                // Removed noise before the gain: taken after it, a gain above 0 dB would put
+                // speech into it (input minus more than the denoised signal).
+                let heard = if r == 0.0 {
                     denoised
                 } else if r == 1.0 {
                     dry - denoised
                 } else {
                     (1.0 - r) * denoised + r * (dry - denoised)
                 };
+                let y = heard * self.scratch_gain[i];
                 let b = self.scratch_bypass[i];
                 let y = if b == 0.0 { y } else { b * dry + (1.0 - b) * y };
                 let y = if y.is_finite() { y } else { 0.0 };
