@@ -311,8 +311,9 @@ struct Frame {
 
 /// Where inference runs.
 enum Inference {
-    /// No model: gains stay at one (the same latency, so the host's compensation holds).
-    None,
+    /// No model, or no worker thread (the reason): gains stay at one (the same latency, so the
+    /// host's compensation holds).
+    None(Option<String>),
     Worker(Worker),
     Inline { model: Arc<Model>, state: inference::State, error: Option<String> },
 }
@@ -420,10 +421,14 @@ impl Engine {
             })
             .collect();
         let inference = match (model, config.mode) {
-            (None, _) => Inference::None,
+            (None, _) => Inference::None(None),
             // After a reset the frames of the old stream may all still be in flight while a
             // full ring of new ones goes out: twice the ring, plus one.
-            (Some(m), Mode::Realtime) => Inference::Worker(Worker::spawn(m, nch, 2 * ring + 1)),
+            (Some(m), Mode::Realtime) => match Worker::spawn(m, nch, 2 * ring + 1) {
+                Ok(w) => Inference::Worker(w),
+                // No thread, no denoising; but never a panic inside the host's `activate`.
+                Err(e) => Inference::None(Some(e)),
+            },
             (Some(m), Mode::Offline) => {
                 Inference::Inline { state: inference::State::new(&m, nch), model: m, error: None }
             }
@@ -500,13 +505,13 @@ impl Engine {
     }
 
     pub fn is_denoising(&self) -> bool {
-        !matches!(self.inference, Inference::None)
+        !matches!(self.inference, Inference::None(_))
     }
 
     /// Why the engine passes audio through instead of denoising, if it does (allocates).
     pub fn passthrough_reason(&self) -> Option<String> {
         match &self.inference {
-            Inference::None => Some("no model".into()),
+            Inference::None(why) => Some(why.clone().unwrap_or_else(|| "no model".into())),
             _ => None,
         }
     }
@@ -540,7 +545,7 @@ impl Engine {
         match &self.inference {
             Inference::Worker(w) => w.error(),
             Inference::Inline { error, .. } => error.clone(),
-            Inference::None => None,
+            Inference::None(_) => None,
         }
     }
 
@@ -567,7 +572,7 @@ impl Engine {
         match &mut self.inference {
             Inference::Worker(w) => w.inject_failure(),
             Inference::Inline { error, .. } => *error = Some("injected failure (test hook)".into()),
-            Inference::None => {}
+            Inference::None(_) => {}
         }
     }
 
@@ -589,8 +594,9 @@ impl Engine {
         }
     }
 
-    /// New control values; jumps are smoothed. The first call after `new`/`reset` applies
-    /// them at once.
+    /// New control values, read once per block; every change is ramped over
+    /// [`defaults::SMOOTHING_MS`]. Call [`reset`](Self::reset) after it to start from them at
+    /// once instead (as activation does).
     pub fn set(&mut self, s: Settings) {
         self.settings = s;
         self.controls.set(&s);
@@ -639,7 +645,7 @@ impl Engine {
                 }
             }
             Inference::Inline { state, .. } => state.clear(),
-            Inference::None => {}
+            Inference::None(_) => {}
         }
         self.reset_pending = true;
         self.controls.snap();
@@ -685,6 +691,11 @@ impl Engine {
             i += seg;
             if self.in_pos == hop {
                 self.in_pos = 0;
+                // The IN meter is the level of this hop. (Published with the output at emit,
+                // a long block's whole input was divided by one hop.)
+                let samples = (hop * self.channels.len().max(1)) as f32;
+                self.meters.input_db.store(meter::to_db(self.in_power / samples), Ordering::Relaxed);
+                self.in_power = 0.0;
                 self.analyse();
             }
         }
@@ -713,7 +724,7 @@ impl Engine {
         };
         let f = &mut self.frames[(self.seq_in % ring) as usize];
         match &mut self.inference {
-            Inference::None => {}
+            Inference::None(_) => {}
             Inference::Worker(w) => match free {
                 Some(mut slot) => {
                     slot.seq = self.seq_in;
@@ -843,7 +854,7 @@ impl Engine {
         let spec = self.spec;
         let frame = &self.frames[idx];
         match &self.inference {
-            Inference::None => Collected::Passthrough,
+            Inference::None(_) => Collected::Passthrough,
             Inference::Inline { error, .. } => {
                 if error.is_some() {
                     self.meters.model_failed.store(true, Ordering::Relaxed);
@@ -959,9 +970,7 @@ impl Engine {
             m.reduction_db.store(meter::to_db(power_out / power_in), Ordering::Relaxed);
         }
         let samples = (self.spec.hop * self.channels.len().max(1)) as f32;
-        m.input_db.store(meter::to_db(self.in_power / samples), Ordering::Relaxed);
         m.output_db.store(meter::to_db(self.out_power / samples), Ordering::Relaxed);
-        self.in_power = 0.0;
         self.out_power = 0.0;
     }
 }

@@ -63,7 +63,9 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn spawn(model: Arc<Model>, channels: usize, slots: usize) -> Self {
+    /// Starts the worker thread; the error says why it could not start (the caller passes
+    /// audio through rather than panic inside a host's `activate`).
+    pub fn spawn(model: Arc<Model>, channels: usize, slots: usize) -> Result<Self, String> {
         let shared = Arc::new(Shared {
             free: ArrayQueue::new(slots),
             todo: ArrayQueue::new(slots),
@@ -86,8 +88,8 @@ impl Worker {
         } else {
             std::thread::Builder::new().name("crn-denoise inference".into()).spawn(move || run(s, model, channels))
         }
-        .expect("cannot start the inference thread");
-        Self { shared, slots, thread: Some(thread) }
+        .map_err(|e| format!("cannot start the inference thread: {e}"))?;
+        Ok(Self { shared, slots, thread: Some(thread) })
     }
 
     /// A slot to fill, or `None` when the worker is so far behind that all are in flight.
@@ -190,7 +192,10 @@ fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize) {
     let mut state = inference::State::new(&model, channels);
     while !shared.stop.load(Ordering::Acquire) {
         let Some(mut slot) = shared.todo.pop() else {
-            std::thread::park_timeout(Duration::from_millis(50));
+            // Until a frame is submitted or the worker is dropped (both unpark it; an unpark
+            // that comes first makes this return at once). No polling: a deactivated plugin's
+            // worker costs nothing.
+            std::thread::park();
             shared.wakeups.fetch_add(1, Ordering::Relaxed);
             continue;
         };

@@ -213,6 +213,34 @@ fn removed_noise_at_plus_6_db_is_the_gained_input_minus_the_denoised_signal() {
     assert!(ratio < 0.5, "removed noise at +6 dB has {:.0} % of the input's RMS", ratio * 100.0);
 }
 
+/// Issue 16, defect 5: the IN meter shows the level of the latest hop whatever the block size.
+/// It divided the whole block's power by one hop (too high), then showed silence for the rest
+/// of the block's hops.
+#[test]
+fn input_meter_shows_the_level_at_every_block_size() {
+    let rate = 48000.0;
+    let amp = 0.25f32;
+    let x: Vec<f32> = (0..48000).map(|t| amp * (2.0 * std::f32::consts::PI * 1000.0 * t as f32 / rate).sin()).collect();
+    let expected = 10.0 * (amp * amp / 2.0).log10();
+    for block in [64usize, 480, 1000, 4096, 8192] {
+        let meters = Arc::new(Meters::default());
+        let mut e = Engine::with_config(Config::new(rate, 2, Mode::Offline).with_max_block(block), None, meters.clone());
+        e.reset();
+        let mut pos = 0;
+        while pos + block <= x.len() {
+            let mut l = x[pos..pos + block].to_vec();
+            let mut r = l.clone();
+            e.process(&mut [&mut l, &mut r]);
+            pos += block;
+            if pos < e.spec().hop {
+                continue; // no hop of input complete yet
+            }
+            let shown = meters.input_db.load(std::sync::atomic::Ordering::Relaxed);
+            assert!((shown - expected).abs() < 0.2, "block {block}: IN shows {shown:.1} dB for a {expected:.1} dB signal");
+        }
+    }
+}
+
 #[test]
 fn mix_zero_nulls_against_the_delayed_input() {
     let rate = 48000.0;
