@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use realfft::num_complex::Complex32;
 
 use crate::bands;
+use crate::budget::{self, WaitBudget};
 use crate::inference::{self, Outcome};
 use crate::meter::{self, Meters, EXTENDED_BAND};
 use crate::model::Model;
@@ -151,7 +152,10 @@ pub struct Config {
     /// The host's largest block; sizes the frame ring (blocks beyond it are split, not refused).
     pub max_block: usize,
     /// Share of a block's duration the audio thread may wait for inference ([`WAIT_SHARE`]).
-    /// Tests raise it to check the real-time path's arithmetic without depending on timing.
+    /// With the default share the engine also draws on the process-wide budget (all engines
+    /// together wait at most that share of real time); another share gives the engine only its
+    /// own deadline: tests raise it to check the real-time path's arithmetic without depending
+    /// on timing.
     pub wait_share: f64,
 }
 
@@ -372,6 +376,10 @@ pub struct Engine {
     late: u64,
     skipped: u64,
     wait: WaitStats,
+    /// Where waiting time comes from besides the engine's own deadline: the process's budget.
+    budget: Option<&'static WaitBudget>,
+    /// The current block's own wait share (the most the process budget saves up for it).
+    block_share: Duration,
 }
 
 impl Engine {
@@ -463,7 +471,10 @@ impl Engine {
             late: 0,
             skipped: 0,
             wait: WaitStats::default(),
+            budget: (config.wait_share == WAIT_SHARE).then_some(&budget::PROCESS),
+            block_share: Duration::ZERO,
         };
+        budget::init();
         e.publish_static_meters();
         e.meters.model_failed.store(false, Ordering::Relaxed);
         e
@@ -660,7 +671,8 @@ impl Engine {
         let deadline = match self.inference {
             Inference::Worker(_) => {
                 let secs = (n as f64 / self.spec.sample_rate as f64 * self.config.wait_share).min(3600.0);
-                Some(Instant::now() + Duration::from_nanos((secs * 1e9) as u64))
+                self.block_share = Duration::from_nanos((secs * 1e9) as u64);
+                Some(Instant::now() + self.block_share)
             }
             _ => None,
         };
@@ -889,7 +901,8 @@ impl Engine {
                 if !frame.ready {
                     return Collected::Held; // skipped at submission, already counted
                 }
-                let (slot, waited) = wait_for(w, &mut self.frames, idx, seq, pending, deadline);
+                let block_share = self.block_share;
+                let (slot, waited) = wait_for(w, &mut self.frames, idx, seq, pending, deadline, self.budget, block_share);
                 if let Some(t) = waited {
                     self.wait.waits += 1;
                     self.wait.total += t;
@@ -991,9 +1004,15 @@ fn claim_done(w: &Worker, frames: &mut [Frame], pending: std::ops::Range<u64>) {
     }
 }
 
-/// Frame `seq` (ring index `idx`)'s finished slot, polled for until `deadline`: spins briefly
-/// (a frame is often microseconds away), then yields the core so a worker sharing it can run.
+/// Spins before sleeping: on another core a frame is often microseconds away.
+const SPINS: u32 = 200;
+
+/// Frame `seq` (ring index `idx`)'s finished slot, waited for until `deadline`, and no longer
+/// than the process's `budget` grants (at most `block_share` saved up): spins briefly, then
+/// sleeps on the worker's doorbell, which hands the core to a worker that shares it (a
+/// spinning or yielding real-time thread kept a lower-priority worker on its core from running).
 /// Never a lock or a condition variable. Returns the slot, and how long it waited when it had to.
+#[allow(clippy::too_many_arguments)]
 fn wait_for(
     w: &Worker,
     frames: &mut [Frame],
@@ -1001,25 +1020,42 @@ fn wait_for(
     seq: u64,
     pending: std::ops::Range<u64>,
     deadline: Option<Instant>,
+    budget: Option<&WaitBudget>,
+    block_share: Duration,
 ) -> (Option<Box<crate::worker::Slot>>, Option<Duration>) {
-    let mut started: Option<Instant> = None;
+    // When the wait began, and how long it may go on.
+    let mut started: Option<(Instant, Duration)> = None;
     let mut spins = 0u32;
+    let end = |started: Option<(Instant, Duration)>| {
+        let (t0, granted) = started?;
+        let used = t0.elapsed();
+        if let Some(b) = budget {
+            b.settle(granted, used);
+        }
+        Some(used)
+    };
     loop {
+        // Read before looking, so a frame finished after the look changes it.
+        let seen = w.doorbell().count();
         claim_done(w, frames, pending.clone());
         if frames[idx].slot.as_ref().is_some_and(|s| s.seq == seq) {
-            return (frames[idx].slot.take(), started.map(|s| s.elapsed()));
+            return (frames[idx].slot.take(), end(started));
         }
         let Some(deadline) = deadline else { return (None, None) };
         let now = Instant::now();
-        let t0 = *started.get_or_insert(now);
-        if now >= deadline {
-            return (None, Some(now - t0));
+        let (t0, granted) = *started.get_or_insert_with(|| {
+            let want = deadline.saturating_duration_since(now);
+            (now, budget.map_or(want, |b| b.take(now, want, block_share)))
+        });
+        let until = t0 + granted;
+        if now >= until {
+            return (None, end(started));
         }
-        if spins < 200 {
+        if spins < SPINS {
             spins += 1;
             std::hint::spin_loop();
         } else {
-            std::thread::yield_now();
+            w.doorbell().wait(seen, until - now);
         }
     }
 }

@@ -4,7 +4,9 @@
 //! exactly this code.
 
 pub mod bands;
+mod budget;
 pub mod denormals;
+mod doorbell;
 pub mod engine;
 pub mod inference;
 pub mod meter;

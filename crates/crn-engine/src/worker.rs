@@ -2,8 +2,9 @@
 //!
 //! The audio thread and the worker trade preallocated [`Slot`]s through lock-free queues:
 //! `free` -> (audio fills magnitudes) -> `todo` -> (worker runs the model) -> `done` -> (audio
-//! reads the estimate) -> `free`. Nothing on the audio side allocates, locks or blocks: it
-//! polls `done` (an atomic queue) until a deadline of its own. The worker keeps each channel's
+//! reads the estimate) -> `free`. Nothing on the audio side allocates or locks: it checks
+//! `done` (an atomic queue) and, until a deadline of its own, sleeps on the [`Doorbell`] the
+//! worker rings after each frame. The worker keeps each channel's
 //! recurrent state, so every frame must reach it in order; a frame that finds no free slot is
 //! skipped by the model and counted.
 
@@ -13,6 +14,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
+
+use crate::doorbell::Doorbell;
 
 use crate::inference::{self, Outcome};
 use crate::model::Model;
@@ -44,6 +47,8 @@ struct Shared {
     realtime: AtomicBool,
     /// Times the worker returned from sleeping (test hook: it must not poll while idle).
     wakeups: AtomicU64,
+    /// Rung after every finished frame; the audio thread sleeps on it while it waits.
+    doorbell: Doorbell,
 }
 
 /// Test hook: the next worker thread fails to start, as when the system is out of threads.
@@ -77,6 +82,7 @@ impl Worker {
             error: Mutex::new(None),
             realtime: AtomicBool::new(false),
             wakeups: AtomicU64::new(0),
+            doorbell: Doorbell::default(),
         });
         for _ in 0..slots {
             let slot = Slot { seq: 0, reset: false, mags: vec![0.0; channels * MODEL_BINS], est: vec![0.0; channels * MODEL_BINS], ok: false };
@@ -109,6 +115,11 @@ impl Worker {
     /// The oldest finished frame, if any; never waits.
     pub fn take_done(&self) -> Option<Box<Slot>> {
         self.shared.done.pop()
+    }
+
+    /// Rung after every finished frame (see [`Doorbell`]).
+    pub fn doorbell(&self) -> &Doorbell {
+        &self.shared.doorbell
     }
 
     pub fn recycle(&self, slot: Box<Slot>) {
@@ -224,5 +235,6 @@ fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize) {
             }
         }
         let _ = shared.done.push(slot);
+        shared.doorbell.ring();
     }
 }
