@@ -12,13 +12,13 @@
 //! used, or on by what a late wake-up overran. No lock, no allocation, safe from any number
 //! of audio threads.
 //!
-//! [`WAIT_SHARE`]: crate::engine::WAIT_SHARE
+//! [`WAIT_SHARE`]: crate::config::WAIT_SHARE
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::engine::WAIT_SHARE;
+use crate::config::WAIT_SHARE;
 
 pub struct WaitBudget {
     /// Seconds of waiting earned per second that passes.

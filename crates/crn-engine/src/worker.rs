@@ -62,7 +62,8 @@ pub fn fail_next_spawn() {
 
 pub struct Worker {
     shared: Arc<Shared>,
-    /// Frames that may be in flight at once.
+    /// Frames that may be in flight at once (read by the test hooks).
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     slots: usize,
     thread: Option<JoinHandle<()>>,
 }
@@ -126,20 +127,24 @@ impl Worker {
         let _ = self.shared.free.push(slot);
     }
 
+    #[cfg(feature = "test-hooks")]
     /// No frame queued or being computed (tests pace a "host" with this).
     pub fn idle(&self) -> bool {
         self.slots - self.shared.free.len() - self.shared.done.len() == 0
     }
 
+    #[cfg(feature = "test-hooks")]
     /// Slots in the pool (a test checks the pool covers a reset with every frame in flight).
     pub fn slots(&self) -> usize {
         self.slots
     }
 
+    #[cfg(feature = "test-hooks")]
     pub fn set_delay_us(&self, us: u32) {
         self.shared.delay_us.store(us, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "test-hooks")]
     pub fn inject_failure(&self) {
         self.shared.inject_failure.store(true, Ordering::Relaxed);
     }
@@ -157,6 +162,7 @@ impl Worker {
         self.shared.error.lock().ok().and_then(|e| e.clone())
     }
 
+    #[cfg(feature = "test-hooks")]
     pub fn wakeups(&self) -> u64 {
         self.shared.wakeups.load(Ordering::Relaxed)
     }
