@@ -16,7 +16,7 @@
 //!    (attenuation limit, stereo link: `bands`) and it is **synthesised** (`stft`).
 //!
 //! The frame due at a boundary is the one analysed `slack` hops earlier. Latency is one frame
-//! plus the slack, whatever the block size ([`config::latency`]):
+//! plus the slack, whatever the block size (`config::latency`, the one place it is computed):
 //! - [`LatencyMode::Standard`], slack 1: 30 ms. A frame's estimate is needed one hop after its
 //!   analysis, so with blocks up to a hop the worker has a whole hop and the audio thread
 //!   never waits; with larger blocks it waits only for the frames of its own block.
@@ -361,7 +361,7 @@ impl Engine {
 impl Engine {
     /// Whether the worker has finished every frame submitted so far (tests pace a "host").
     pub fn worker_idle(&self) -> bool {
-        self.handoff.worker().is_none_or(|w| w.idle())
+        self.handoff.worker_idle()
     }
 
     /// Slows the worker by this much per frame.

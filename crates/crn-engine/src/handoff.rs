@@ -319,6 +319,17 @@ impl Handoff {
         self.wait
     }
 
+    /// Whether the worker has finished every frame submitted so far. A finished frame may
+    /// wait in the done queue or already in its frame's entry (claimed while another frame
+    /// was waited for): both count as finished.
+    #[cfg(feature = "test-hooks")]
+    pub fn worker_idle(&self) -> bool {
+        match &self.backend {
+            Backend::Worker(w) => w.unfinished() == self.frames.iter().filter(|f| f.slot.is_some()).count(),
+            _ => true,
+        }
+    }
+
     #[cfg(feature = "test-hooks")]
     pub fn worker(&self) -> Option<&Worker> {
         match &self.backend {

@@ -128,9 +128,10 @@ impl Worker {
     }
 
     #[cfg(feature = "test-hooks")]
-    /// No frame queued or being computed (tests pace a "host" with this).
-    pub fn idle(&self) -> bool {
-        self.slots - self.shared.free.len() - self.shared.done.len() == 0
+    /// Slots neither free nor in the done queue: queued, being computed, or finished and
+    /// held by the engine (tests pace a "host" with this).
+    pub fn unfinished(&self) -> usize {
+        self.slots - self.shared.free.len() - self.shared.done.len()
     }
 
     #[cfg(feature = "test-hooks")]

@@ -94,6 +94,14 @@ fn process_never_allocates_on_the_audio_thread() {
             if i == 12 {
                 e.inject_model_failure();
             }
+            // Let the worker reach the failure before the blocks that must pass through: this
+            // loop does not wait for it (the process-wide wait budget runs dry in an unpaced loop).
+            if i == 13 {
+                let t = std::time::Instant::now();
+                while !e.worker_idle() && t.elapsed() < std::time::Duration::from_secs(10) {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
             pos += n;
             if pos >= l.len() || i > 2000 {
                 break;
