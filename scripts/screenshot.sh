@@ -22,6 +22,11 @@ export JACK_NO_AUDIO_RESERVATION=1
 # SKIP_BUILD=1 reuses the last build (handy while iterating on the look).
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p crn_denoise --features standalone --bin crn_denoise_standalone
 bin="$PWD/target/release/crn_denoise_standalone"
+# The standalone looks for the runtime next to itself; a checkout keeps it in runtime/. Without
+# this the editor shows "passthrough" and no mask.
+if [ -z "${CRN_ORT_LIB:-}" ] && [ -f "$PWD/runtime/libonnxruntime.so.1.32.0" ]; then
+    export CRN_ORT_LIB="$PWD/runtime/libonnxruntime.so.1.32.0"
+fi
 
 work="$(mktemp -d)"
 pids=()

@@ -19,7 +19,7 @@ use nice_plug_egui::resizable_window::ResizableWindow;
 use nice_plug_egui::{create_egui_editor, EguiEditor, EguiEditorState, EguiNiceSettings, RepaintNotifier};
 
 use crate::engine::NO_LIMIT_DB;
-use crate::meter::{Meters, Status};
+use crate::meter::{Meters, RecentCount, Status};
 use crate::params::{CrnParams, LatencyChoice, OutputChoice};
 
 use knob::{toggle, toggle_choice, Knob};
@@ -43,6 +43,9 @@ pub struct App {
     levels: MeterState,
     /// The window's live state; its size is copied into the saved parameter as it changes.
     state: Arc<EguiEditorState>,
+    /// Late frames in the last seconds (the engine's count only grows).
+    late: RecentCount,
+    late_recent: u64,
 }
 
 impl nice_plug_egui::NiceEguiApp for App {
@@ -60,6 +63,7 @@ impl nice_plug_egui::NiceEguiApp for App {
         ui.ctx().request_repaint();
         let now = ui.input(|i| i.time);
         self.levels.update(&self.meters, now);
+        self.late_recent = self.late.update(self.meters.late(), now);
         let size = self.state.logical_size();
         let size = (size.width.round() as u32, size.height.round() as u32);
         if let Ok(mut saved) = self.params.editor_size.lock() {
@@ -193,7 +197,7 @@ impl App {
             return;
         }
         let latency = self.meters.latency_samples.load(Ordering::Relaxed);
-        let late = self.meters.late();
+        let late = self.late_recent;
         let mut x = rect.left();
         let mut put = |text: String, color| {
             let r = painter.text(pos2(x, y), Align2::LEFT_CENTER, text, font.clone(), color);
@@ -201,8 +205,9 @@ impl App {
         };
         put(format!("{:.1} kHz", rate / 1000.0), theme::TEXT_DIM);
         put(format!("latency {:.1} ms ({latency} samples)", latency as f32 / rate * 1000.0), theme::TEXT_DIM);
-        // Late frames mean the machine cannot keep up: worth a colour, not an alarm.
-        put(format!("late frames {late}"), if late > 0 { theme::CAUTION } else { theme::TEXT_DIM });
+        // Late frames mean the machine cannot keep up: worth a colour, not an alarm. A recent
+        // count, so one busy moment does not stay on screen for the rest of the session.
+        put(format!("late frames {late} in {:.0} s", RecentCount::WINDOW_S), if late > 0 { theme::CAUTION } else { theme::TEXT_DIM });
         match status {
             Status::Denoising { note } if note.is_empty() => {}
             Status::Denoising { note } => put(format!("⚠ {note}"), theme::CAUTION),
@@ -226,6 +231,6 @@ pub fn create(params: Arc<CrnParams>, meters: Arc<Meters>) -> Option<EguiEditor<
         state.clone(),
         RepaintNotifier::new(),
         settings,
-        App { params, meters, gui: None, levels: MeterState::default(), state },
+        App { params, meters, gui: None, levels: MeterState::default(), state, late: RecentCount::default(), late_recent: 0 },
     )
 }

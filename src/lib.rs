@@ -102,8 +102,13 @@ impl Plugin for CrnDenoise {
             self.engine = None;
             self.engine = Some(Engine::with_config(config, model.clone().ok(), self.meters.clone()));
         }
+        let engine = self.engine.as_mut().unwrap();
         let status = match (&model, rate) {
             (Err(e), _) => meter::Status::Passthrough(e.clone()),
+            // The model loaded but the engine cannot run it (no worker thread).
+            (Ok(_), _) if !engine.is_denoising() => {
+                meter::Status::Passthrough(engine.passthrough_reason().unwrap_or_default())
+            }
             (Ok(_), r) if !(8_000.0..=192_000.0).contains(&r) => {
                 meter::Status::Denoising { note: format!("{r} Hz is outside 8-192 kHz; denoising anyway") }
             }
@@ -115,7 +120,6 @@ impl Plugin for CrnDenoise {
                 *n = format!("{} ({} params)", m.info.name, m.info.params);
             }
         }
-        let engine = self.engine.as_mut().unwrap();
         engine.set(self.params.settings());
         engine.reset();
         context.set_latency_samples(engine.latency() as u32);

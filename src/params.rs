@@ -106,7 +106,9 @@ impl Default for CrnParams {
                 .with_value_to_string(formatters::v2s_f32_rounded(1)),
             stereo_link: BoolParam::new("Stereo Link", defaults::STEREO_LINK),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
-            latency: EnumParam::new("Latency", LatencyChoice::Standard),
+            // Each change restarts the plugin (the host must re-compensate the delay): an
+            // audible cut per automation point, so hosts may not automate it.
+            latency: EnumParam::new("Latency", LatencyChoice::Standard).non_automatable(),
             output: EnumParam::new("Output", OutputChoice::Denoised),
         }
     }
@@ -144,5 +146,14 @@ mod tests {
         let q = CrnParams::default();
         q.deserialize_fields(&saved);
         assert_eq!(*q.editor_size.lock().unwrap(), (1000, 700));
+    }
+
+    /// Issue 16, defect 5: a Latency change restarts the plugin (an audible cut), so a host
+    /// must not offer it for automation.
+    #[test]
+    fn latency_is_not_automatable() {
+        let p = CrnParams::default();
+        assert!(p.latency.flags().contains(ParamFlags::NON_AUTOMATABLE));
+        assert!(!p.mix.flags().contains(ParamFlags::NON_AUTOMATABLE));
     }
 }

@@ -2,13 +2,29 @@
 //! CRN through ONNX Runtime on a worker thread, gains, the latency-aligned dry path and mix, and
 //! the offline render. The plugin (the `crn_denoise` crate) and the CLI (`crn-cli`) both run
 //! exactly this code.
+//!
+//! The public interface is [`engine`] (the engine, its configuration and settings), [`meter`]
+//! (what it shows an editor), [`model`], [`render`] (offline), [`stft`] (frame geometry) and
+//! [`denormals`]; the stages behind `Engine::process` are private modules, one job each.
 
-pub mod bands;
+mod bands;
+mod budget;
+mod config;
+mod controls;
 pub mod denormals;
+mod doorbell;
 pub mod engine;
-pub mod inference;
+mod handoff;
+mod inference;
 pub mod meter;
+mod mixer;
 pub mod model;
 pub mod render;
 pub mod stft;
-pub mod worker;
+mod worker;
+
+/// Hooks for this crate's tests (feature `test-hooks`): not part of the production API.
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks {
+    pub use crate::worker::fail_next_spawn as fail_next_worker_spawn;
+}

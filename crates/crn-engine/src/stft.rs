@@ -132,3 +132,69 @@ impl Transform {
         out[n..].fill(0.0);
     }
 }
+
+/// The STFT's buffering for every channel: each channel's newest frame of input, filled a hop
+/// at a time, and its overlap-add output, emitted a hop at a time.
+pub(crate) struct Buffers {
+    /// Per channel: the newest `frame` input samples; the last hop fills sample by sample.
+    input: Vec<Vec<f32>>,
+    /// Per channel: overlap-add accumulator of the synthesised frames.
+    ola: Vec<Vec<f32>>,
+    /// Per channel: the finished hop being emitted.
+    ready: Vec<Vec<f32>>,
+    hop: usize,
+}
+
+impl Buffers {
+    pub fn new(spec: &FrameSpec, channels: usize) -> Self {
+        Self {
+            input: vec![vec![0.0; spec.frame]; channels],
+            ola: vec![vec![0.0; spec.frame]; channels],
+            ready: vec![vec![0.0; spec.hop]; channels],
+            hop: spec.hop,
+        }
+    }
+
+    /// Where the input samples at `pos..pos + len` of the hop being filled go, for channel `ch`.
+    pub fn input_mut(&mut self, ch: usize, pos: usize, len: usize) -> &mut [f32] {
+        let tail = self.input[ch].len() - self.hop + pos;
+        &mut self.input[ch][tail..tail + len]
+    }
+
+    /// Windowed analysis of every channel's complete frame into `spectra` and the model's
+    /// magnitudes into `mags` (`channels x 161`); then the frame moves on by a hop.
+    pub fn analyse(&mut self, t: &mut Transform, spectra: &mut [Vec<Complex32>], mags: &mut [f32]) {
+        for ((input, spectrum), m) in self.input.iter_mut().zip(spectra).zip(mags.chunks_exact_mut(MODEL_BINS)) {
+            t.analyse(input, spectrum);
+            t.model_input(spectrum, m);
+            input.copy_within(self.hop.., 0);
+        }
+    }
+
+    /// Adds channel `ch`'s resynthesised `spectrum` (consumed as scratch) into its overlap-add.
+    pub fn synthesise(&mut self, t: &mut Transform, ch: usize, spectrum: &mut [Complex32]) {
+        t.synthesise_add(spectrum, &mut self.ola[ch]);
+    }
+
+    /// At a hop boundary: the next finished hop becomes the one emitted.
+    pub fn next_hop(&mut self) {
+        let hop = self.hop;
+        for (ola, ready) in self.ola.iter_mut().zip(&mut self.ready) {
+            ready.copy_from_slice(&ola[..hop]);
+            ola.copy_within(hop.., 0);
+            let len = ola.len();
+            ola[len - hop..].fill(0.0);
+        }
+    }
+
+    /// Channel `ch`'s finished output at `pos..pos + len` of the hop.
+    pub fn output(&self, ch: usize, pos: usize, len: usize) -> &[f32] {
+        &self.ready[ch][pos..pos + len]
+    }
+
+    pub fn clear(&mut self) {
+        for b in self.input.iter_mut().chain(&mut self.ola).chain(&mut self.ready) {
+            b.fill(0.0);
+        }
+    }
+}

@@ -2,17 +2,20 @@
 //!
 //! The audio thread and the worker trade preallocated [`Slot`]s through lock-free queues:
 //! `free` -> (audio fills magnitudes) -> `todo` -> (worker runs the model) -> `done` -> (audio
-//! reads the estimate) -> `free`. Nothing on the audio side allocates, locks or blocks: it
-//! polls `done` (an atomic queue) until a deadline of its own. The worker keeps each channel's
+//! reads the estimate) -> `free`. Nothing on the audio side allocates or locks: it checks
+//! `done` (an atomic queue) and, until a deadline of its own, sleeps on the [`Doorbell`] the
+//! worker rings after each frame. The worker keeps each channel's
 //! recurrent state, so every frame must reach it in order; a frame that finds no free slot is
 //! skipped by the model and counted.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
+
+use crate::doorbell::Doorbell;
 
 use crate::inference::{self, Outcome};
 use crate::model::Model;
@@ -42,17 +45,33 @@ struct Shared {
     error: Mutex<Option<String>>,
     /// Whether the worker got real-time scheduling (for benchmarks and diagnostics).
     realtime: AtomicBool,
+    /// Times the worker returned from sleeping (test hook: it must not poll while idle).
+    wakeups: AtomicU64,
+    /// Rung after every finished frame; the audio thread sleeps on it while it waits.
+    doorbell: Doorbell,
+}
+
+/// Test hook: the next worker thread fails to start, as when the system is out of threads.
+static FAIL_NEXT_SPAWN: AtomicBool = AtomicBool::new(false);
+
+/// Test hook: makes the next [`Worker::spawn`] fail as if the thread could not be created.
+#[cfg(feature = "test-hooks")]
+pub fn fail_next_spawn() {
+    FAIL_NEXT_SPAWN.store(true, Ordering::Relaxed);
 }
 
 pub struct Worker {
     shared: Arc<Shared>,
-    /// Frames that may be in flight at once.
+    /// Frames that may be in flight at once (read by the test hooks).
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
     slots: usize,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Worker {
-    pub fn spawn(model: Arc<Model>, channels: usize, slots: usize) -> Self {
+    /// Starts the worker thread; the error says why it could not start (the caller passes
+    /// audio through rather than panic inside a host's `activate`).
+    pub fn spawn(model: Arc<Model>, channels: usize, slots: usize) -> Result<Self, String> {
         let shared = Arc::new(Shared {
             free: ArrayQueue::new(slots),
             todo: ArrayQueue::new(slots),
@@ -63,17 +82,21 @@ impl Worker {
             failed: AtomicBool::new(false),
             error: Mutex::new(None),
             realtime: AtomicBool::new(false),
+            wakeups: AtomicU64::new(0),
+            doorbell: Doorbell::default(),
         });
         for _ in 0..slots {
             let slot = Slot { seq: 0, reset: false, mags: vec![0.0; channels * MODEL_BINS], est: vec![0.0; channels * MODEL_BINS], ok: false };
             let _ = shared.free.push(Box::new(slot));
         }
         let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("crn-denoise inference".into())
-            .spawn(move || run(s, model, channels))
-            .expect("cannot start the inference thread");
-        Self { shared, slots, thread: Some(thread) }
+        let thread = if FAIL_NEXT_SPAWN.swap(false, Ordering::Relaxed) {
+            Err(std::io::Error::other("injected spawn failure (test hook)"))
+        } else {
+            std::thread::Builder::new().name("crn-denoise inference".into()).spawn(move || run(s, model, channels))
+        }
+        .map_err(|e| format!("cannot start the inference thread: {e}"))?;
+        Ok(Self { shared, slots, thread: Some(thread) })
     }
 
     /// A slot to fill, or `None` when the worker is so far behind that all are in flight.
@@ -95,24 +118,34 @@ impl Worker {
         self.shared.done.pop()
     }
 
+    /// Rung after every finished frame (see [`Doorbell`]).
+    pub fn doorbell(&self) -> &Doorbell {
+        &self.shared.doorbell
+    }
+
     pub fn recycle(&self, slot: Box<Slot>) {
         let _ = self.shared.free.push(slot);
     }
 
-    /// No frame queued or being computed (tests pace a "host" with this).
-    pub fn idle(&self) -> bool {
-        self.slots - self.shared.free.len() - self.shared.done.len() == 0
+    #[cfg(feature = "test-hooks")]
+    /// Slots neither free nor in the done queue: queued, being computed, or finished and
+    /// held by the engine (tests pace a "host" with this).
+    pub fn unfinished(&self) -> usize {
+        self.slots - self.shared.free.len() - self.shared.done.len()
     }
 
+    #[cfg(feature = "test-hooks")]
     /// Slots in the pool (a test checks the pool covers a reset with every frame in flight).
     pub fn slots(&self) -> usize {
         self.slots
     }
 
+    #[cfg(feature = "test-hooks")]
     pub fn set_delay_us(&self, us: u32) {
         self.shared.delay_us.store(us, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "test-hooks")]
     pub fn inject_failure(&self) {
         self.shared.inject_failure.store(true, Ordering::Relaxed);
     }
@@ -128,6 +161,11 @@ impl Worker {
             return None;
         }
         self.shared.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    #[cfg(feature = "test-hooks")]
+    pub fn wakeups(&self) -> u64 {
+        self.shared.wakeups.load(Ordering::Relaxed)
     }
 
     /// Whether the worker thread runs with real-time priority.
@@ -172,7 +210,11 @@ fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize) {
     let mut state = inference::State::new(&model, channels);
     while !shared.stop.load(Ordering::Acquire) {
         let Some(mut slot) = shared.todo.pop() else {
-            std::thread::park_timeout(Duration::from_millis(50));
+            // Until a frame is submitted or the worker is dropped (both unpark it; an unpark
+            // that comes first makes this return at once). No polling: a deactivated plugin's
+            // worker costs nothing.
+            std::thread::park();
+            shared.wakeups.fetch_add(1, Ordering::Relaxed);
             continue;
         };
         let delay = shared.delay_us.load(Ordering::Relaxed);
@@ -200,5 +242,6 @@ fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize) {
             }
         }
         let _ = shared.done.push(slot);
+        shared.doorbell.ring();
     }
 }

@@ -164,7 +164,7 @@ fn offline_engines_run_no_worker_thread() {
     assert!(e.has_worker());
 }
 
-/// Denoised plus removed noise is the latency-aligned input, at any mix and gain.
+/// Denoised plus removed noise is the latency-aligned input times the output gain, at any mix.
 #[test]
 fn removed_noise_and_denoised_sum_to_the_delayed_input() {
     let clean = speech(SENTENCES, 48000);
@@ -180,9 +180,64 @@ fn removed_noise_and_denoised_sum_to_the_delayed_input() {
         };
         let (d, lat) = run(Output::Denoised);
         let (r, _) = run(Output::Removed);
-        let err = (0..x.len() - lat).map(|t| (d[t + lat] + r[t + lat] - x[t]).abs()).fold(0.0f32, f32::max);
-        assert!(err < 1e-6, "{s:?}: denoised + removed differs from the delayed input by {err}");
+        let g = crn_engine::engine::db_to_gain(s.output_gain_db);
+        let err = (0..x.len() - lat).map(|t| (d[t + lat] + r[t + lat] - g * x[t]).abs()).fold(0.0f32, f32::max);
+        assert!(err < 1e-6, "{s:?}: denoised + removed differs from the delayed input times the gain by {err}");
         assert!(rms(&r) > 0.1 * rms(&x), "removed stem is nearly silent");
+    }
+}
+
+/// Issue 16, defect 3: the removed noise is input minus denoised, both before the output gain;
+/// the gain applies to whichever stem is heard. It was taken after the gain, so at +6 dB it
+/// was the input minus twice the denoised signal: mostly (inverted) speech.
+#[test]
+fn removed_noise_at_plus_6_db_is_the_gained_input_minus_the_denoised_signal() {
+    let clean = speech(SENTENCES, 48000);
+    let x = mix(&clean, &at_snr(&clean, &pink_noise(clean.len(), 15, 1.0), 10.0));
+    let x = x[..48000 * 2].to_vec();
+    let run = |output, gain_db| {
+        let mut e = engine(48000.0, 1, Mode::Offline);
+        e.set(Settings { output, output_gain_db: gain_db, ..Settings::default() });
+        e.reset();
+        let lat = e.latency();
+        (run_blocks(&mut e, &[x.clone()], &mut || 512).remove(0), lat)
+    };
+    let (d0, lat) = run(Output::Denoised, 0.0);
+    let (r6, _) = run(Output::Removed, 6.0);
+    let g = crn_engine::engine::db_to_gain(6.0);
+    let err = (0..x.len() - lat).map(|t| (r6[t + lat] - g * (x[t] - d0[t + lat])).abs()).fold(0.0f32, f32::max);
+    assert!(err < 1e-6, "removed at +6 dB differs from g * (input - denoised at 0 dB) by {err}");
+    // At 10 dB SNR what is removed is mostly the noise: well under the input's level even at
+    // +6 dB (after the gain it was about the input's level: the speech, inverted).
+    let ratio = rms(&r6[lat..]) / rms(&x[..x.len() - lat]);
+    assert!(ratio < 0.5, "removed noise at +6 dB has {:.0} % of the input's RMS", ratio * 100.0);
+}
+
+/// Issue 16, defect 5: the IN meter shows the level of the latest hop whatever the block size.
+/// It divided the whole block's power by one hop (too high), then showed silence for the rest
+/// of the block's hops.
+#[test]
+fn input_meter_shows_the_level_at_every_block_size() {
+    let rate = 48000.0;
+    let amp = 0.25f32;
+    let x: Vec<f32> = (0..48000).map(|t| amp * (2.0 * std::f32::consts::PI * 1000.0 * t as f32 / rate).sin()).collect();
+    let expected = 10.0 * (amp * amp / 2.0).log10();
+    for block in [64usize, 480, 1000, 4096, 8192] {
+        let meters = Arc::new(Meters::default());
+        let mut e = Engine::with_config(Config::new(rate, 2, Mode::Offline).with_max_block(block), None, meters.clone());
+        e.reset();
+        let mut pos = 0;
+        while pos + block <= x.len() {
+            let mut l = x[pos..pos + block].to_vec();
+            let mut r = l.clone();
+            e.process(&mut [&mut l, &mut r]);
+            pos += block;
+            if pos < e.spec().hop {
+                continue; // no hop of input complete yet
+            }
+            let shown = meters.input_db.load(std::sync::atomic::Ordering::Relaxed);
+            assert!((shown - expected).abs() < 0.2, "block {block}: IN shows {shown:.1} dB for a {expected:.1} dB signal");
+        }
     }
 }
 

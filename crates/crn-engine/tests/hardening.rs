@@ -245,3 +245,25 @@ fn reset_with_every_frame_in_flight_keeps_frames_going_to_the_model() {
     }
     assert_eq!(e.skipped_frames(), 0, "frames skipped the model after resets ({} slots)", e.worker_slots());
 }
+
+/// Issue 16, defect 5: a worker thread that cannot start (the system is out of threads) must
+/// not panic inside the host's `activate`: the engine passes audio through, latency-aligned,
+/// and says why, as for a missing model.
+#[test]
+fn a_worker_that_cannot_start_leaves_a_latency_aligned_passthrough_that_says_why() {
+    crn_engine::test_hooks::fail_next_worker_spawn();
+    let meters = Arc::new(Meters::default());
+    let mut e = Engine::with_config(Config::new(48000.0, 1, Mode::Realtime).with_max_block(512), Some(model()), meters);
+    assert!(!e.is_denoising() && !e.has_worker());
+    let why = e.passthrough_reason().expect("a reason for the passthrough");
+    assert!(why.contains("inference thread"), "{why}");
+    e.reset();
+    let x = pink_noise(48000, 4, 0.1);
+    let mut y = x.clone();
+    for b in y.chunks_mut(512) {
+        e.process(&mut [b]);
+    }
+    let lat = e.latency();
+    let err = x[..x.len() - lat].iter().zip(&y[lat..]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(err < 1e-5, "passthrough differs from the input delayed by the latency by {err}");
+}

@@ -1,0 +1,99 @@
+//! How an engine is sized: where inference runs, the latency mode, the host's largest block,
+//! and the one function that turns a mode into a latency.
+
+use crate::stft::FrameSpec;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Inference on a worker thread; a frame not back by its deadline takes the fallback gains.
+    Realtime,
+    /// Inference on the calling thread (bounces, the CLI): no worker, no waiting, no late frames.
+    Offline,
+}
+
+/// How long the engine delays the signal, and so how much time inference gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LatencyMode {
+    /// 30 ms: one hop of slack between a frame's analysis and its use.
+    #[default]
+    Standard,
+    /// 20 ms: no slack; a frame's estimate is needed in the block that completed it.
+    Low,
+}
+
+impl LatencyMode {
+    /// Hops between a frame's analysis and its resynthesis.
+    pub fn slack(self) -> usize {
+        match self {
+            LatencyMode::Standard => 1,
+            LatencyMode::Low => 0,
+        }
+    }
+
+    /// Latency in milliseconds (exact where 10 ms is a whole number of samples).
+    pub fn ms(self) -> u32 {
+        20 + 10 * self.slack() as u32
+    }
+}
+
+/// The delay from input to output in samples: one frame, plus the slack in hops. The only place
+/// the latency is computed; the dry path's delay is this long too, so the mix is aligned.
+pub fn latency(spec: &FrameSpec, mode: LatencyMode) -> usize {
+    spec.frame + mode.slack() * spec.hop
+}
+
+/// The most slack any mode uses: buffers are sized for it so the mode switches without allocating.
+pub(crate) const MAX_SLACK: usize = 1;
+
+/// Share of a block's duration the audio thread may spend waiting for inference; all engines
+/// of a process together also wait at most this share of real time (`budget`).
+pub const WAIT_SHARE: f64 = 0.5;
+
+/// Longest stretch processed in one ingest / emit pass; longer blocks are split into such
+/// chunks (same output, same latency). It bounds the frames in flight and so the preallocation.
+pub const MAX_CHUNK: usize = 8192;
+
+/// The sizing of an engine. The plugin builds one from the host's configuration and keeps its
+/// engine when the value is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Config {
+    pub sample_rate: f32,
+    pub channels: usize,
+    pub mode: Mode,
+    pub latency: LatencyMode,
+    /// The host's largest block; sizes the frame ring (blocks beyond it are split, not refused).
+    pub max_block: usize,
+    /// Share of a block's duration the audio thread may wait for inference ([`WAIT_SHARE`]).
+    /// With the default share the engine also draws on the process-wide budget; any other
+    /// share gives it only its own deadline: tests raise it to check the real-time path's
+    /// arithmetic without depending on timing, or set 0 never to wait.
+    pub wait_share: f64,
+}
+
+impl Config {
+    pub fn new(sample_rate: f32, channels: usize, mode: Mode) -> Self {
+        Self { sample_rate, channels, mode, latency: LatencyMode::Standard, max_block: MAX_CHUNK, wait_share: WAIT_SHARE }
+    }
+
+    pub fn with_wait_share(self, wait_share: f64) -> Self {
+        Self { wait_share, ..self }
+    }
+
+    pub fn with_latency(self, latency: LatencyMode) -> Self {
+        Self { latency, ..self }
+    }
+
+    pub fn with_max_block(self, max_block: usize) -> Self {
+        Self { max_block, ..self }
+    }
+
+    /// The longest stretch one ingest / emit pass takes.
+    pub(crate) fn chunk(&self) -> usize {
+        self.max_block.clamp(1, MAX_CHUNK)
+    }
+
+    /// Whether the engine draws on the process-wide wait budget (see [`Config::wait_share`]).
+    pub(crate) fn shares_process_budget(&self) -> bool {
+        self.wait_share == WAIT_SHARE
+    }
+}
