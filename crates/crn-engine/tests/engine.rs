@@ -193,8 +193,8 @@ fn removed_noise_and_denoised_sum_to_the_delayed_input() {
 #[test]
 fn removed_noise_at_plus_6_db_is_the_gained_input_minus_the_denoised_signal() {
     let clean = speech(SENTENCES, 48000);
-    let x = mix(&clean, &at_snr(&clean, &pink_noise(clean.len(), 15, 1.0), 10.0));
-    let x = x[..48000 * 2].to_vec();
+    let noise = at_snr(&clean, &pink_noise(clean.len(), 15, 1.0), 10.0);
+    let x = mix(&clean, &noise)[..48000 * 2].to_vec();
     let run = |output, gain_db| {
         let mut e = engine(48000.0, 1, Mode::Offline);
         e.set(Settings { output, output_gain_db: gain_db, ..Settings::default() });
@@ -207,10 +207,11 @@ fn removed_noise_at_plus_6_db_is_the_gained_input_minus_the_denoised_signal() {
     let g = crn_engine::engine::db_to_gain(6.0);
     let err = (0..x.len() - lat).map(|t| (r6[t + lat] - g * (x[t] - d0[t + lat])).abs()).fold(0.0f32, f32::max);
     assert!(err < 1e-6, "removed at +6 dB differs from g * (input - denoised at 0 dB) by {err}");
-    // At 10 dB SNR what is removed is mostly the noise: well under the input's level even at
-    // +6 dB (after the gain it was about the input's level: the speech, inverted).
-    let ratio = rms(&r6[lat..]) / rms(&x[..x.len() - lat]);
-    assert!(ratio < 0.5, "removed noise at +6 dB has {:.0} % of the input's RMS", ratio * 100.0);
+    // What is removed is at most about the noise that was there (times the gain): taken after
+    // the gain it was the input minus twice the denoised signal, the speech inverted, about
+    // 1.6 times the noise's level. The bound holds for any model that removes no speech.
+    let ratio = rms(&r6[lat..]) / g / rms(&noise[..x.len() - lat]);
+    assert!(ratio < 1.2, "removed noise at +6 dB, over the gain, is {:.2} x the noise's RMS", ratio);
 }
 
 /// Issue 16, defect 5: the IN meter shows the level of the latest hop whatever the block size.
