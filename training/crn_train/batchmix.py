@@ -44,7 +44,8 @@ class Augment:
     p_mic_eq: float = 0.3
     eq_db: float = 6.0               # peak deviation of a random EQ curve
     eq_tilt_db: float = 3.0          # per octave, around 1 kHz
-    p_band_limit: float = 0.2        # of which half at the source (speech only), half on the channel
+    p_band_limit: float = 0.25       # band-limited items, at the source (speech only) or on the channel ...
+    p_channel_band: float = 0.6      # ... the whole signal, speech and noise (an 8 kHz recording, a phone line)
     p_telephone: float = 0.5         # of the band-limited: 300-3400 Hz; else a 4 kHz low-pass (8 kHz sources)
     p_shorten: float = 0.3            # speech cut shorter than the crop, leaving more noise alone ...
     min_speech_fraction: float = 0.4  # ... down to this fraction of it
@@ -174,7 +175,7 @@ class BatchMixer:
         speech, valid = self._speech(utt, n)
 
         band = self._bernoulli(a.p_band_limit, b)
-        at_source = self._bernoulli(0.5, b)
+        at_source = self._bernoulli(1.0 - a.p_channel_band, b)
         mic = self._eq(self._bernoulli(a.p_mic_eq, b)) * self._band_limit(band & ~at_source)
         h_speech = self._eq(self._bernoulli(a.p_speech_eq, b)) * self._band_limit(band & at_source) * mic
         rir = self._randint(torch.full((b,), self.rir_spec.shape[0], device=self.device))

@@ -16,6 +16,9 @@ import torch
 
 from . import data
 
+# What a cache was made by: raise it whenever `build` changes what it decodes or how, so no machine
+# trains or validates on arrays an older build made under the same file names.
+FORMAT = 2
 MAX_RIR_SECONDS = 1.5  # hall tails past this are far below the direct sound; longer taps only cost FFT size
 
 
@@ -80,7 +83,12 @@ def build(root: Path, part: str, processes: int | None = None) -> Corpus:
     return Corpus(torch.from_numpy(s), torch.from_numpy(so), torch.from_numpy(sl),
                   torch.tensor([spk_idx[f["speaker_of"][p]] for p in speech], dtype=torch.int64),
                   torch.from_numpy(n), torch.from_numpy(no), torch.from_numpy(nl), torch.from_numpy(rir),
-                  {"speech": speech, "noise": noise, "rir": rirs})
+                  {"speech": speech, "noise": noise, "rir": rirs, "source": source(root, speech + noise + rirs)})
+
+
+def source(root: Path, paths: list[str]) -> dict:
+    """The build format and every source file's size: what a cache must match besides the names."""
+    return {"format": FORMAT, "bytes": [(root / p).stat().st_size for p in paths]}
 
 
 def save(c: Corpus, path: Path) -> None:
@@ -104,7 +112,7 @@ def cached(root: Path, part: str, cache_dir: Path | None, processes: int | None 
         if path.exists():
             c = load(path)
             rows = data.read_manifest(root) if (root / "manifest.csv").exists() else None
-            if rows is None or _same_files(c, rows, part):
+            if rows is None or _same_files(c, rows, part, root):
                 return c
         c = build(root, part, processes)
         save(c, path)
@@ -112,7 +120,12 @@ def cached(root: Path, part: str, cache_dir: Path | None, processes: int | None 
     return build(root, part, processes)
 
 
-def _same_files(c: Corpus, rows: list[dict], part: str) -> bool:
+def _same_files(c: Corpus, rows: list[dict], part: str, root: Path) -> bool:
     present = {r["path"] for r in rows}
     f = data.files_for(rows, data.load_split(rows), part)
-    return all(c.names[k] == [p for p in f[k] if p in present] for k in ("speech", "noise", "rir"))
+    if not all(c.names[k] == [p for p in f[k] if p in present] for k in ("speech", "noise", "rir")):
+        return False
+    try:
+        return c.names.get("source") == source(root, c.names["speech"] + c.names["noise"] + c.names["rir"])
+    except OSError:
+        return False

@@ -23,16 +23,18 @@ import argparse
 import copy
 import datetime as dt
 import math
+import os
 import signal
 import time
 from pathlib import Path
 
 import torch
 
-from . import corpus, data, listen
+from . import corpus, data, listen, validdraw
 from .batchmix import Augment, BatchMixer
 from .loss import LossWeights, plugin_loss
 from .model import CRN, CRNConfig, PRESETS
+from .threads import ThreadTuner
 
 
 def lr_at(base: float, frac: float, step: int, warmup: int) -> float:
@@ -78,11 +80,6 @@ class EMA:
                 v.copy_(src[k])
 
 
-def validation_set(c: corpus.Corpus, aug: Augment, items: int, device, seed: int = 1234):
-    mixer = BatchMixer(c, aug, seed=seed, device=device)
-    return [mixer.batch(min(32, items - i)) for i in range(0, items, 32)]
-
-
 def train_mode(model: CRN, freeze_bn: bool) -> None:
     """Training mode; with `freeze_bn` the BatchNorm layers keep normalising with their running statistics.
 
@@ -103,7 +100,8 @@ def evaluate(model: CRN, batches, weights: LossWeights, amp: bool, freeze_bn: bo
     with torch.no_grad():
         for x, y in batches:
             parts = {}
-            with autocast(x.device, amp):
+            # Validation on a CPU is fp32 whatever the training does, so every machine scores alike.
+            with autocast(x.device, amp and x.device.type == "cuda"):
                 total = plugin_loss(model, x, y, weights, parts)
             for k, v in dict(parts, loss=float(total)).items():
                 sums[k] = sums.get(k, 0.0) + v * len(x)
@@ -113,8 +111,33 @@ def evaluate(model: CRN, batches, weights: LossWeights, amp: bool, freeze_bn: bo
 
 
 def autocast(device: torch.device, enabled: bool):
-    # bf16 for the net's matrix work on a GPU; the FFTs and the loss stay fp32 (loss.plugin_loss casts back).
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+    # bf16 for the net's matrix work (convolutions, LSTM); the FFTs and the loss stay fp32
+    # (loss.plugin_loss casts back). On a CPU only where bf16 is native (`cpu_bf16_native`).
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def cpu_bf16_native() -> bool:
+    """True on CPUs that multiply bf16 in hardware (AMX or AVX512-BF16: Intel Sapphire Rapids on, AMD Zen 4 on).
+
+    There oneDNN runs the convolutions and the LSTM in bf16 at about twice the fp32 rate (throughput.py);
+    elsewhere bf16 is emulated and slower than fp32, so training stays fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n", 1)[0].split()
+    except (OSError, IndexError):
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def cpu_layout(model: CRN, device: torch.device) -> CRN:
+    """On a CPU, the convolutions' weights in channels-last layout, so oneDNN runs them without reordering
+    every activation to its blocked layout and back (forward and backward about 1.5x faster; throughput.py).
+    A GPU keeps the layout it has. The weights' values, and so checkpoints and exports, do not change."""
+    return model.to(memory_format=torch.channels_last) if device.type == "cpu" else model
+
+
+def use_amp(requested: bool, device: torch.device) -> bool:
+    """Whether this run trains under bf16 autocast: asked for, and the device does bf16 natively."""
+    return requested and (device.type == "cuda" or (device.type == "cpu" and cpu_bf16_native()))
 
 
 def main(argv=None):
@@ -134,9 +157,11 @@ def main(argv=None):
                                    "none with --ckpt)")
     ap.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                     help="LR over the run: cosine to lr/20 by its end, or constant (continued training)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (CPU training)")
+    ap.add_argument("--threads", default="auto",
+                    help="torch threads (CPU training); auto: 1 or all cores, whichever trains faster now (threads.py)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast on CUDA")
+    ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
+                    help="bf16 autocast for the net on CUDA, and on CPUs with native bf16 (AMX / AVX512-BF16)")
     ap.add_argument("--loss", default="", help="loss weights, e.g. 'mag=0.7,cplx=0.3,raw=0.1,over=2'")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--valid-items", type=int, default=128)
@@ -151,7 +176,9 @@ def main(argv=None):
     t_start = time.time()
     t_end = parse_until(args.until, t_start) if args.until else t_start + args.minutes * 60
 
-    torch.set_num_threads(args.threads)
+    cores = len(os.sched_getaffinity(0))
+    tuner = ThreadTuner((1, cores)) if args.threads == "auto" and cores > 1 else None
+    torch.set_num_threads(cores if args.threads == "auto" else int(args.threads))
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -169,7 +196,7 @@ def main(argv=None):
     aug = Augment(seconds=args.seconds)
     mixer = BatchMixer(train_c, aug, seed=args.seed, device=device)
     weights = LossWeights.parse(args.loss)
-    valid = validation_set(valid_c, aug, args.valid_items, device)
+    valid, valid_fp = validdraw.validation_set(valid_c, args.valid_items, device)
     # The listening subset: the first mixtures of the fixed validation draw, scored as the plugin outputs them.
     listen_x = torch.cat([x for x, _ in valid])[:listen.SUBSET]
     listen_y = torch.cat([y for _, y in valid])[:listen.SUBSET]
@@ -178,10 +205,11 @@ def main(argv=None):
              f"({train_c.speech_hours:.2f} h), {len(train_c.noise_len)} noises ({train_c.noise_hours:.2f} h), "
              f"{len(train_c.rir)} RIRs; valid {len(valid_c.speech_len)} utterances, {len(valid_c.noise_len)} noises; "
              f"{aug}; {weights}")
+    log(log_path, f"validation draw: {args.valid_items} mixtures, {valid_fp} (same fingerprint, same mixtures)")
 
     cfg = PRESETS[args.preset]
-    model = CRN(cfg).to(device)
-    amp = args.amp and device.type == "cuda" and bf16_works(model, mixer)
+    model = cpu_layout(CRN(cfg).to(device), device)
+    amp = use_amp(args.amp, device) and bf16_works(model, mixer)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     state = {"step": 0, "audio_seconds": 0.0, "train_seconds": 0.0, "best_valid": float("inf")}
     fresh_opt = True
@@ -246,7 +274,8 @@ def main(argv=None):
                 f"train_hours={state['train_seconds'] / 3600:.3f} lr={opt.param_groups[0]['lr']:.2e} "
                 f"valid_loss={v['loss']:.5f} valid_mag={v['mag']:.5f} valid_cplx={v['cplx']:.5f} valid_raw={v['raw']:.5f}"
                 + (f" pesq={listen.mean(heard['pesq']):.3f} stoi={listen.mean(heard['stoi']):.4f}" if heard else "")
-                + (" (EMA)" if ema is not None else ""))
+                + (" (EMA)" if ema is not None else "")
+                + (f" {tuner.describe()}" if tuner is not None and device.type == "cpu" else ""))
         improved = listen.better(heard, state.get("best_heard")) if heard else v["loss"] < state["best_valid"]
         if improved:
             state["best_valid"] = v["loss"]
@@ -284,18 +313,13 @@ def main(argv=None):
         for g in opt.param_groups:
             g["lr"] = lr_at(args.lr, (t0 - t_loop) / loop_budget if args.schedule == "cosine" else 0.0,
                             state["step"] - step0, args.warmup if fresh_opt else 0)
-        x, y = mixer.batch(args.batch)
-        with autocast(device, amp):
-            loss = plugin_loss(model, x, y, weights)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        if ema is not None:
-            ema.update(model)
-        losses.append(loss.detach())
+        if tuner is not None and device.type == "cpu":
+            tuner.threads()
+        loss, secs = train_step(model, opt, ema, mixer, args.batch, weights, amp)
+        if tuner is not None and device.type == "cpu":
+            tuner.record(secs, time.time() - t0)
+        losses.append(loss)
         state["step"] += 1
-        secs = x.shape[0] * x.shape[1] / data.SR
         state["audio_seconds"] += secs
         window_audio += secs
         now = time.time()
@@ -315,6 +339,23 @@ def main(argv=None):
              + (f" (signal {stop['signal']})" if stop["signal"] else "")
              + f": {(state['audio_seconds'] - audio_at_start) / 3600:.2f} h of mixtures added, "
              f"{state['audio_seconds'] / 3600:.2f} h in all; best valid {state['best_valid']:.5f}")
+
+
+def train_step(model: CRN, opt, ema: "EMA | None", mixer: BatchMixer, batch: int, weights: LossWeights,
+               amp: bool) -> tuple[torch.Tensor, float]:
+    """One optimiser step on a fresh batch: mixing, forward, loss, backward, clipping, Adam, EMA.
+
+    Returns the (detached) loss and the seconds of mixtures it trained on. `throughput.py` times exactly this."""
+    x, y = mixer.batch(batch)
+    with autocast(x.device, amp):
+        loss = plugin_loss(model, x, y, weights)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    opt.step()
+    if ema is not None:
+        ema.update(model)
+    return loss.detach(), x.shape[0] * x.shape[1] / data.SR
 
 
 def bf16_works(model: CRN, mixer: BatchMixer) -> bool:

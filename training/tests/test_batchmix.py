@@ -77,6 +77,17 @@ def test_band_limiting_removes_the_top_band_of_speech_and_target_alike():
     assert (ratio < 1e-3).all()
 
 
+@pytest.mark.parametrize("channel", [0.0, 1.0])
+def test_a_band_limited_channel_cuts_the_noise_too_a_band_limited_source_does_not(channel):
+    # An 8 kHz recording (the channel) ends at 4 kHz for speech and noise; an 8 kHz voice in a full-band room
+    # (the source) leaves the noise's top band in the mixture. Training needs both: real files are either.
+    m = BatchMixer(synthetic_corpus(), replace(PLAIN, p_band_limit=1.0, p_telephone=0.0, p_channel_band=channel),
+                   seed=5)
+    noisy, clean = m.batch(8)
+    noise_top = band_energy(noisy - clean, 4500, 8000) / band_energy(noisy - clean, 300, 3000)
+    assert ((noise_top < 1e-3) if channel else (noise_top > 0.1)).all()
+
+
 def test_babble_never_uses_the_target_speaker():
     c = synthetic_corpus(n_speakers=4)
     m = BatchMixer(c, replace(PLAIN, p_babble=1.0), seed=5)

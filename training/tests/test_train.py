@@ -23,6 +23,7 @@ def test_train_stops_by_itself_writes_checkpoints_and_resumes(tmp_path, monkeypa
     assert first["state"]["step"] > 0 and "opt" in first
     log = (out / "train.log").read_text()
     assert "valid_loss=" in log and "stopped after" in log
+    assert "validation draw: 4 mixtures, rng " in log  # the fingerprint that makes logs comparable
     train.main(args)  # resumes from last.pt, optimiser included
     second = torch.load(out / "last.pt", weights_only=False)
     assert second["state"]["step"] > first["state"]["step"]
@@ -118,3 +119,35 @@ def test_listening_scores_the_plugin_output_and_the_best_rule_guards_stoi():
     lower = [v - 0.02 for v in base["stoi"]]
     assert not listen.better({"pesq": [2.5] * 8, "stoi": lower}, base)  # PESQ bought with intelligibility
     assert listen.better(base, None)
+
+
+def test_the_cpu_fast_path_trains_the_same_weights_in_the_same_files():
+    """Channels-last convolutions and bf16 autocast (where the CPU has it) change speed, not what is kept:
+    fp32 weights that load into a plain net and compute what the trained net computes."""
+    from crn_train.batchmix import BatchMixer, Augment
+    from crn_train.loss import LossWeights
+    from crn_train.model import CRN, PRESETS
+
+    from test_batchmix import synthetic_corpus
+
+    cpu = torch.device("cpu")
+    net = train.cpu_layout(CRN(PRESETS["tiny"]), cpu)
+    assert net.enc[1].weight.is_contiguous(memory_format=torch.channels_last)
+    train.train_mode(net, freeze_bn=True)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    ema = train.EMA(net, 0.9)
+    mixer = BatchMixer(synthetic_corpus(), Augment(seconds=0.5), seed=3)
+    amp = train.use_amp(True, cpu)
+    assert amp == train.cpu_bf16_native()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    for _ in range(3):
+        loss, secs = train.train_step(net, opt, ema, mixer, 4, LossWeights(), amp)
+        assert torch.isfinite(loss) and secs == 4 * 0.5
+    sd = net.state_dict()
+    assert all(v.dtype == torch.float32 for v in sd.values() if v.is_floating_point())
+    assert any(not torch.equal(before[k], sd[k]) for k in sd if sd[k].is_floating_point())
+    plain = CRN(PRESETS["tiny"])
+    plain.load_state_dict(sd)
+    x = torch.rand(2, 20, 161)
+    assert torch.allclose(plain.eval()(x), net.eval()(x), rtol=1e-5, atol=1e-6)
+    assert not train.use_amp(False, cpu)
