@@ -215,8 +215,10 @@ def old_graph(dst: Path) -> Path | None:
     return dst
 
 
-def _ort_session(path, level=None, spinning: bool = False):
+def _ort_session(path, level=None, spinning: bool = False, batch: int | None = None):
     so = ort.SessionOptions()
+    if batch is not None:
+        so.add_free_dimension_override_by_name("batch", batch)
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
@@ -269,6 +271,8 @@ def graph_forms(old: Path | None, noisy16: np.ndarray) -> dict:
                 res[tag][name] = {"us": _median_frame_us(sess, _feed(sess)), "nodes": nodes}
             sess = _ort_session(path, L.ORT_ENABLE_ALL, spinning=True)
             res[tag]["all, spinning"] = {"us": _median_frame_us(sess, _feed(sess))}
+            sess = _ort_session(path, L.ORT_ENABLE_ALL, batch=1)
+            res[tag]["all, batch fixed to 1 (free-dimension override)"] = {"us": _median_frame_us(sess, _feed(sess))}
         # Start-up: would caching the optimised graph pay? Session build time, median of 15.
         def build_ms(path, level):
             ts = []
@@ -551,15 +555,16 @@ def runtime_section(crit: dict, graphs: dict, cli_cpu: dict | None) -> list[str]
              "a few µs each, the state's copies, per-call allocation of outputs) it removed.")
     L.append("- Int8: dynamic quantisation of the LSTM stores those weights in a quarter of the bytes "
              "and is the one change that moves the time a lot (row above); it is not shipped, because its quality "
-             "is unmeasured (it changes the estimates by several per cent, see training/tests/test_crn.py) and "
+             "is unmeasured (it changes the estimates; training/tests/test_crn.py only bounds the change at 10 %) and "
              "would need the paired evaluation (`python -m crn_train.evaluate`). `python -m crn_train.export "
-             "--int8` writes it for that evaluation. Static int8 (QDQ with calibration) was not measured.")
+             "--int8` writes it for that evaluation. Static int8 (QDQ, row above) is slower still: ORT's static "
+             "quantiser leaves the LSTM in fp32 and wraps the convolutions in quantise/dequantise nodes.")
     if graphs.get("build_ms"):
+        bm = list(graphs["build_ms"].values())
         L.append("- Session build (Python ORT, median of 15): " + "; ".join(
             f"{k} {v:.1f} ms" for k, v in graphs["build_ms"].items())
-            + ". Caching the optimised graph would save only the difference of the two new-graph figures, a few "
-            "ms of a cold start the new graph already shortens, so the engine does not cache it (no second file "
-            "to keep in step with the model).")
+            + f". Caching the optimised graph would save {bm[0] - bm[1]:.1f} ms per instance, so the engine does "
+            "not cache it (no second file to keep in step with the model).")
     if cli_cpu:
         L.append(f"- CLI against nnnoiseless on the same {cli_cpu['seconds']:.0f} s 48 kHz mono WAV (whole processes: "
                  "read, denoise, write; user + system CPU, best of 3): crn-denoise "

@@ -144,9 +144,9 @@ impl Model {
         catch(|| {
             let err = |e: ort::Error| format!("model {name}: {e}");
             // One thread and no spinning: the engine's worker is one thread that sleeps between
-            // frames, and a spinning pool would burn a core the host needs. Every optimisation
-            // level: the exported graph is already minimal, so they cost and gain the same
-            // (scripts/bench.py measures them), and `all` keeps older graphs fast too.
+            // frames, and spinning measured no faster (scripts/bench.py) while it would burn a
+            // core the host needs. The exported graph is already minimal, so every optimisation
+            // level runs it equally fast (measured there too); `All` costs nothing at build.
             let session = Session::builder(env)
                 .map_err(err)?
                 .with_optimization_level(GraphOptimizationLevel::All)
@@ -175,7 +175,9 @@ impl Model {
     }
 
     /// Tensors for `channels` channels bound to this model's session (allocates: call it off the
-    /// audio thread).
+    /// audio thread). The session keeps the graph's symbolic batch rather than one session per
+    /// channel count with the batch fixed: fixing it (ORT's free-dimension override) measured no
+    /// faster, and a second session would cost an instance its start-up and memory again.
     pub fn bind(&self, channels: usize) -> Result<Bound, String> {
         let session = self.session.lock().map_err(|_| "model lock poisoned".to_string())?;
         Bound::new(&session, &self.info.states, channels).map_err(|e| e.to_string())
