@@ -34,6 +34,24 @@ def with_metadata(src: Path, dst: Path, **changes) -> Path:
     return dst
 
 
+def old_contract(dst: Path) -> Path:
+    """The first contract's signature and metadata: one flat state in and out, no `contract` key."""
+    from onnx import TensorProto, helper
+
+    vi = lambda n, s: helper.make_tensor_value_info(n, TensorProto.FLOAT, s)  # noqa: E731
+    g = helper.make_graph([helper.make_node("Identity", ["mag"], ["estimate"]), helper.make_node("Identity", ["state"], ["new_state"])],
+                          "old", [vi("mag", ["batch", 161]), vi("state", ["batch", 5])],
+                          [vi("estimate", ["batch", 161]), vi("new_state", ["batch", 5])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    for k, v in {"sample_rate": "16000", "frame_length": "320", "hop_length": "160", "n_bins": "161",
+                 "output_kind": "magnitude", "state_size": "5"}.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    onnx.save(m, str(dst))
+    return dst
+
+
 def renamed_input(src: Path, dst: Path) -> Path:
     m = onnx.load(str(src))
     old = m.graph.input[0].name
@@ -53,6 +71,7 @@ def bad_models(tmp_path_factory):
         "wrong rate": with_metadata(good, d / "rate.onnx", sample_rate="48000"),
         "wrong state size": with_metadata(good, d / "state.onnx", state_size="7"),
         "renamed input": renamed_input(good, d / "renamed.onnx"),
+        "old contract": old_contract(d / "old.onnx"),
         "truncated": (lambda p: (p.write_bytes(good.read_bytes()[:3000]), p)[1])(d / "truncated.onnx"),
     }, good
 
@@ -74,6 +93,8 @@ def test_cli_refuses_contract_breaking_models(bad_models, tmp_path):
         assert "model" in r.stderr and len(r.stderr.strip().splitlines()) == 1, f"{name}: {r.stderr!r}"
         assert "panicked" not in r.stderr
         assert not out.exists()
+        if name == "old contract":
+            assert "old single-state contract" in r.stderr and "re-export" in r.stderr, r.stderr
 
 
 CHILD = r"""

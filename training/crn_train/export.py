@@ -7,7 +7,8 @@ A checkpoint with a moving average of the weights (`train.py --ema`) exports the
 
 `--int8` also writes a dynamically quantised copy (onnxruntime.quantization: int8 weights for the LSTM
 and the convolutions, activations quantised per call; the transposed convolutions stay fp32, ORT has no
-integer kernel for them), with the same inputs, outputs and metadata.
+integer kernel for them), with the same inputs, outputs and metadata. It is not shipped: its quality
+is unmeasured (scripts/bench.py measures its speed).
 """
 from __future__ import annotations
 
@@ -51,9 +52,9 @@ def main(argv=None):
     model, state = load_checkpoint(args.ckpt, args.weights)
     meta = {"name": args.name, "training_steps": str(state.get("step", 0)),
             "training_audio_hours": f"{state.get('audio_seconds', 0) / 3600:.1f}"}
-    s = export_onnx(model, args.out, meta)
+    state_size = export_onnx(model, args.out, meta)
     print(f"{args.out}: {model.param_count()} parameters, {model.macs_per_frame()} MACs/frame, "
-          f"state {s.state_size} floats")
+          f"state {state_size} floats per channel")
     if args.int8:
         quantize_int8(args.out, args.int8)
         print(f"{args.int8}: int8 copy")

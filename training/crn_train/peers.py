@@ -20,14 +20,10 @@ class ShippedCRN:
     """The plugin's processing at 16 kHz, batched over utterances (padding at the end is never seen)."""
 
     def __init__(self, onnx_path: Path, threads: int):
-        import onnxruntime as ort
+        from .stream import OnnxStream
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        self.sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-        self.meta = self.sess.get_modelmeta().custom_metadata_map
-        self.state_size = int(self.meta["state_size"])
+        self.stream = OnnxStream(str(onnx_path), threads)
+        self.meta = self.stream.meta
 
     def estimates(self, xs: list[np.ndarray]):
         L = max(len(x) for x in xs)
@@ -36,10 +32,10 @@ class ShippedCRN:
             batch[i, : len(x)] = x
         spec = features.stft(torch.from_numpy(batch))  # [B, T, 161]
         mag = spec.abs().numpy().astype(np.float32)
-        state = np.zeros((len(xs), self.state_size), np.float32)
+        state = self.stream.zero_state(len(xs))
         est = np.empty_like(mag)
         for t in range(mag.shape[1]):
-            est[:, t], state = self.sess.run(None, {"mag": np.ascontiguousarray(mag[:, t]), "state": state})
+            est[:, t], state = self.stream.step(mag[:, t], state)
         return spec, mag, est, L
 
     @staticmethod

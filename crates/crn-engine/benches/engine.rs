@@ -81,15 +81,156 @@ fn engine_at(rate: f32, channels: usize, max_block: usize, model: Arc<Model>) ->
     e
 }
 
-/// (a) One 16 kHz model frame through ONNX Runtime, batch 1, state carried.
+/// (a) One 16 kHz model frame through ONNX Runtime, batch 1, state carried: the shipped graph
+/// through the engine's bound session, and, when `CRN_OLD_MODEL` names it, the same weights in
+/// the first contract's graph (one flat state, traced by torch.onnx) run as the engine ran it
+/// then, `Session::run` with borrowed inputs and copied-out outputs. scripts/bench.py extracts
+/// that graph from git history so both run in the same process on the same machine.
 fn model_frame(c: &mut Criterion) {
     let m = model();
     let mut g = c.benchmark_group("model_frame");
     let mags: Vec<f32> = signal(MODEL_BINS, 3).iter().map(|x| x.abs() * 10.0).collect();
-    let mut state = vec![0.0; m.info.state_size];
     let mut est = vec![0.0; MODEL_BINS];
-    g.bench_function("batch1", |b| b.iter(|| m.run(1, black_box(&mags), &mut state, &mut est).unwrap()));
+    for ch in [1usize, 2] {
+        let mut bound = m.bind(ch).unwrap();
+        let mags: Vec<f32> = mags.iter().cycle().take(ch * MODEL_BINS).copied().collect();
+        let mut est = vec![0.0; ch * MODEL_BINS];
+        g.bench_function(format!("batch{ch}"), |b| b.iter(|| bound.run(&m, black_box(&mags), &mut est).unwrap()));
+    }
+    if let Some(path) = std::env::var_os("CRN_OLD_MODEL") {
+        let mut old = old_graph::Old::load(std::path::Path::new(&path));
+        g.bench_function("old_graph_batch1", |b| b.iter(|| old.run(black_box(&mags), &mut est)));
+    }
     g.finish();
+}
+
+/// The first contract's graph (`mag`, `state` -> `estimate`, `new_state`), run exactly as the
+/// engine ran it before the bound session.
+mod old_graph {
+    use crn_engine::stft::MODEL_BINS;
+    use ort::session::builder::GraphOptimizationLevel;
+    use ort::session::Session;
+    use ort::value::TensorRef;
+
+    pub struct Old {
+        session: Session,
+        state: Vec<f32>,
+    }
+
+    impl Old {
+        pub fn load(path: &std::path::Path) -> Self {
+            let env = crn_engine::model::environment().unwrap();
+            let session = Session::builder(env)
+                .unwrap()
+                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .unwrap()
+                .with_intra_threads(1)
+                .unwrap()
+                .with_inter_threads(1)
+                .unwrap()
+                .with_intra_op_spinning(false)
+                .unwrap()
+                .with_inter_op_spinning(false)
+                .unwrap()
+                .commit_from_file(path)
+                .unwrap();
+            let size: usize = session.metadata().unwrap().custom("state_size").unwrap().parse().unwrap();
+            Self { session, state: vec![0.0; size] }
+        }
+
+        pub fn run(&mut self, mags: &[f32], est: &mut [f32]) {
+            let s = self.state.len();
+            let mag_t = TensorRef::from_array_view(([1, MODEL_BINS], &mags[..MODEL_BINS])).unwrap();
+            let state_t = TensorRef::from_array_view(([1, s], &self.state[..])).unwrap();
+            let out = self.session.run(ort::inputs!["mag" => mag_t, "state" => state_t]).unwrap();
+            let (_, e) = out["estimate"].try_extract_tensor::<f32>().unwrap();
+            let (_, ns) = out["new_state"].try_extract_tensor::<f32>().unwrap();
+            est[..MODEL_BINS].copy_from_slice(e);
+            let ns = ns.to_vec();
+            drop(out);
+            self.state.copy_from_slice(&ns);
+        }
+    }
+}
+
+/// The multiply-add bound's denominator: one core's single-precision GEMM rate through the
+/// same runtime (ORT's MLAS), a 256 x 256 x 256 MatMul, 16.8 M multiply-adds a call. The graph
+/// is built here in memory so nothing else is needed; scripts/bench.py divides the model's
+/// multiply-adds per frame by this rate.
+fn gemm_rate(c: &mut Criterion) {
+    use ort::session::Session;
+    use ort::value::Tensor;
+    let env = crn_engine::model::environment().unwrap();
+    let mut session = Session::builder(env)
+        .unwrap()
+        .with_intra_threads(1)
+        .unwrap()
+        .with_intra_op_spinning(false)
+        .unwrap()
+        .commit_from_memory(&matmul_onnx(256))
+        .unwrap();
+    let a = Tensor::from_array(([256usize, 256], signal(256 * 256, 5))).unwrap();
+    let b = Tensor::from_array(([256usize, 256], signal(256 * 256, 6))).unwrap();
+    let mut g = c.benchmark_group("gemm");
+    g.throughput(Throughput::Elements(256 * 256 * 256));
+    g.bench_function("matmul_256", |bch| bch.iter(|| drop(session.run(ort::inputs!["a" => &a, "b" => &b]).unwrap())));
+    g.finish();
+}
+
+/// A one-node ONNX model, `y = MatMul(a, b)` with `a`, `b` of [n, n] float, in protobuf wire
+/// format written by hand (no ONNX writer in the Rust dependencies).
+fn matmul_onnx(n: u64) -> Vec<u8> {
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    fn field(tag: u64, body: &[u8], out: &mut Vec<u8>) {
+        varint(tag << 3 | 2, out);
+        varint(body.len() as u64, out);
+        out.extend_from_slice(body);
+    }
+    fn int_field(tag: u64, v: u64, out: &mut Vec<u8>) {
+        varint(tag << 3, out);
+        varint(v, out);
+    }
+    // ValueInfoProto{name, type: TypeProto{tensor_type: {elem_type: FLOAT, shape: [n, n]}}}
+    let value_info = |name: &str| {
+        let mut dim = Vec::new();
+        int_field(1, n, &mut dim); // TensorShapeProto.Dimension.dim_value
+        let mut shape = Vec::new();
+        field(1, &dim, &mut shape);
+        field(1, &dim, &mut shape);
+        let mut tensor = Vec::new();
+        int_field(1, 1, &mut tensor); // elem_type FLOAT
+        field(2, &shape, &mut tensor);
+        let mut ty = Vec::new();
+        field(1, &tensor, &mut ty);
+        let mut vi = Vec::new();
+        field(1, name.as_bytes(), &mut vi);
+        field(2, &ty, &mut vi);
+        vi
+    };
+    let mut node = Vec::new();
+    field(1, b"a", &mut node);
+    field(1, b"b", &mut node);
+    field(2, b"y", &mut node);
+    field(4, b"MatMul", &mut node);
+    let mut graph = Vec::new();
+    field(1, &node, &mut graph);
+    field(2, b"gemm", &mut graph);
+    field(11, &value_info("a"), &mut graph);
+    field(11, &value_info("b"), &mut graph);
+    field(12, &value_info("y"), &mut graph);
+    let mut opset = Vec::new();
+    int_field(2, 17, &mut opset);
+    let mut model = Vec::new();
+    int_field(1, 8, &mut model); // ir_version
+    field(7, &graph, &mut model);
+    field(8, &opset, &mut model);
+    model
 }
 
 /// (b) The whole engine per 10 ms hop at 48 kHz, mono and stereo (and 16 kHz mono, the
@@ -183,6 +324,6 @@ criterion_group! {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = model_frame, engine_hop, process_blocks, cpu_cost, startup
+    targets = model_frame, gemm_rate, engine_hop, process_blocks, cpu_cost, startup
 }
 criterion_main!(benches);

@@ -2,7 +2,7 @@
 //! the real-time worker thread and the offline (inline) path run, so their outputs are
 //! bit-identical whenever no real-time frame was late.
 
-use crate::model::{self, Model};
+use crate::model::{self, Bound, Model};
 
 /// What one frame's inference gave.
 pub enum Outcome {
@@ -15,33 +15,39 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Every channel's recurrent state, `channels x state_size`, run as one batch.
+/// Every channel's recurrent state, run as one batch through the model's session.
 pub struct State {
-    values: Vec<f32>,
-    channels: usize,
+    /// The bound tensors, or why they could not be made (then every frame fails, and the
+    /// engine passes audio through).
+    bound: Result<Bound, String>,
 }
 
 impl State {
+    /// Allocates the tensors: call it where allocation is allowed (worker start, engine build).
     pub fn new(model: &Model, channels: usize) -> Self {
-        Self { values: vec![0.0; channels * model.info.state_size], channels }
+        Self { bound: model::catch(|| model.bind(channels)) }
     }
 
+    /// Zeroes the state. No allocation: the audio thread may call it.
     pub fn clear(&mut self) {
-        self.values.fill(0.0);
+        if let Ok(b) = &mut self.bound {
+            b.clear();
+        }
     }
 
     /// `mags` and `est` are `channels x 161`.
     pub fn run(&mut self, model: &Model, mags: &[f32], est: &mut [f32]) -> Outcome {
-        let channels = self.channels;
-        let values = &mut self.values;
-        let outcome = match model::catch(|| model.run(channels, mags, values, est)) {
-            Ok(()) => Outcome::Ok,
+        let bound = match &mut self.bound {
+            Ok(b) => b,
             Err(e) => return Outcome::Failed(format!("model stopped: {e}")),
         };
-        if !self.values.iter().all(|v| v.is_finite()) {
-            self.values.fill(0.0);
+        if let Err(e) = model::catch(|| bound.run(model, mags, est)) {
+            return Outcome::Failed(format!("model stopped: {e}"));
+        }
+        if !bound.state_is_finite() {
+            bound.clear();
             return Outcome::Discarded;
         }
-        outcome
+        Outcome::Ok
     }
 }

@@ -8,6 +8,7 @@
 //! [`denormals`]; the stages behind `Engine::process` are private modules, one job each.
 
 mod bands;
+mod bound;
 mod budget;
 mod config;
 mod controls;

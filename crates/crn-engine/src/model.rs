@@ -13,7 +13,8 @@ use std::sync::{Mutex, OnceLock};
 
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
-use ort::value::TensorRef;
+
+pub use crate::bound::Bound;
 
 use crate::stft::MODEL_BINS;
 
@@ -87,17 +88,43 @@ pub fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     })
 }
 
-/// What the model's metadata says about it.
+/// What the model's metadata and signature say about it.
 #[derive(Clone, Debug)]
 pub struct ModelInfo {
     pub name: String,
+    /// Floats of recurrent state per channel, all state tensors together.
     pub state_size: usize,
     pub params: String,
+    /// The state tensors, in the graph's input order.
+    pub states: Vec<StateSpec>,
 }
 
-/// A loaded streaming CRN: `estimate, new_state = model(mag[B,161], state[B,S])`.
+/// One recurrent state tensor: input `name`, output `new_<name>`, its shape with the batch axis
+/// (the only dynamic one) at `batch_axis`.
+#[derive(Clone, Debug)]
+pub struct StateSpec {
+    pub name: String,
+    pub next: String,
+    pub dims: Vec<usize>,
+    pub batch_axis: usize,
+}
+
+impl StateSpec {
+    /// The tensor's shape for `channels` channels.
+    pub fn shape(&self, channels: usize) -> Vec<i64> {
+        let mut s: Vec<i64> = self.dims.iter().map(|&d| d as i64).collect();
+        s[self.batch_axis] = channels as i64;
+        s
+    }
+}
+
+/// The ONNX contract this engine runs (`CONTRACT` in training/crn_train/stream.py).
+pub const CONTRACT: &str = "crn-stream-2";
+
+/// A loaded streaming CRN: `estimate, new_<state>... = model(mag[B,161], <state>...)`, run
+/// through a [`Bound`] that owns one channel count's tensors.
 pub struct Model {
-    session: Mutex<Session>,
+    pub(crate) session: Mutex<Session>,
     pub info: ModelInfo,
 }
 
@@ -116,9 +143,13 @@ impl Model {
         let env = environment()?;
         catch(|| {
             let err = |e: ort::Error| format!("model {name}: {e}");
+            // One thread and no spinning: the engine's worker is one thread that sleeps between
+            // frames, and spinning measured no faster (scripts/bench.py) while it would burn a
+            // core the host needs. The exported graph is already minimal, so every optimisation
+            // level runs it equally fast (measured there too); `All` costs nothing at build.
             let session = Session::builder(env)
                 .map_err(err)?
-                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .with_optimization_level(GraphOptimizationLevel::All)
                 .map_err(|e| err(e.into()))?
                 .with_intra_threads(1)
                 .map_err(|e| err(e.into()))?
@@ -133,10 +164,9 @@ impl Model {
             let info = check_contract(&session, name)?;
             let model = Model { session: Mutex::new(session), info };
             // One frame through the graph proves the shapes agree before any audio depends on it.
-            let mut est = vec![0.0; MODEL_BINS];
-            let mut state = vec![0.0; model.info.state_size];
-            model
-                .run(1, &vec![0.0; MODEL_BINS], &mut state, &mut est)
+            let mut bound = model.bind(1).map_err(|e| format!("model {name}: {e}"))?;
+            bound
+                .run(&model, &[0.0; MODEL_BINS], &mut [0.0; MODEL_BINS])
                 .map_err(|e| format!("model {name} does not run one frame: {e}"))?;
             Ok(model)
         })
@@ -144,30 +174,36 @@ impl Model {
         .map_err(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
     }
 
-    /// One frame for `batch` channels; `state` is read and replaced in place.
-    pub fn run(&self, batch: usize, mags: &[f32], state: &mut [f32], est: &mut [f32]) -> Result<(), String> {
-        let s = self.info.state_size;
-        let mut session = self.session.lock().map_err(|_| "model lock poisoned".to_string())?;
-        let mag_t = TensorRef::from_array_view(([batch, MODEL_BINS], &mags[..batch * MODEL_BINS])).map_err(|e| e.to_string())?;
-        let state_t = TensorRef::from_array_view(([batch, s], &state[..batch * s])).map_err(|e| e.to_string())?;
-        let out = session
-            .run(ort::inputs!["mag" => mag_t, "state" => state_t])
-            .map_err(|e| e.to_string())?;
-        let (_, e) = out["estimate"].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
-        let (_, ns) = out["new_state"].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
-        if e.len() != batch * MODEL_BINS || ns.len() != batch * s {
-            return Err(format!("model returned {} / {} values, expected {} / {}", e.len(), ns.len(), batch * MODEL_BINS, batch * s));
-        }
-        est[..e.len()].copy_from_slice(e);
-        state[..ns.len()].copy_from_slice(ns);
-        Ok(())
+    /// Tensors for `channels` channels bound to this model's session (allocates: call it off the
+    /// audio thread). The session keeps the graph's symbolic batch rather than one session per
+    /// channel count with the batch fixed: fixing it (ORT's free-dimension override) measured no
+    /// faster, and a second session would cost an instance its start-up and memory again.
+    pub fn bind(&self, channels: usize) -> Result<Bound, String> {
+        let session = self.session.lock().map_err(|_| "model lock poisoned".to_string())?;
+        Bound::new(&session, &self.info.states, channels).map_err(|e| e.to_string())
     }
 }
 
-/// The contract every model must keep: the metadata written by `training/crn_train/stream.py`.
+/// The contract every model must keep: the signature and metadata written by
+/// `training/crn_train/stream.py`. A model of the first contract (one flat `state` input) is
+/// named as such, so whoever holds one knows to re-export it.
 fn check_contract(session: &Session, name: &str) -> Result<ModelInfo, String> {
     let meta = session.metadata().map_err(|e| format!("model {name}: no metadata: {e}"))?;
     let get = |k: &str| meta.custom(k).ok_or_else(|| format!("model {name}: metadata '{k}' missing"));
+    let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+    match meta.custom("contract") {
+        Some(c) if c == CONTRACT => {}
+        other => {
+            let what = match other {
+                None if inputs == ["mag", "state"] => "the old single-state contract (inputs mag, state)".to_string(),
+                None => "no contract in its metadata".to_string(),
+                Some(c) => format!("contract {c}"),
+            };
+            return Err(format!(
+                "model {name}: {what}, this engine needs {CONTRACT}: re-export it with `python -m crn_train.export`"
+            ));
+        }
+    }
     for (key, want) in [("sample_rate", "16000"), ("frame_length", "320"), ("hop_length", "160"), ("n_bins", "161"), ("output_kind", "magnitude")] {
         let got = get(key)?;
         if got != want {
@@ -177,10 +213,37 @@ fn check_contract(session: &Session, name: &str) -> Result<ModelInfo, String> {
     let state_size = get("state_size")?
         .parse::<usize>()
         .map_err(|_| format!("model {name}: state_size is not a number"))?;
-    let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
     let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-    if inputs != ["mag", "state"] || outputs != ["estimate", "new_state"] {
-        return Err(format!("model {name}: inputs {inputs:?} / outputs {outputs:?}, expected [mag, state] / [estimate, new_state]"));
+    if inputs.first() != Some(&"mag") || outputs.first() != Some(&"estimate") {
+        return Err(format!("model {name}: inputs {inputs:?} / outputs {outputs:?}, expected [mag, <states>] / [estimate, new_<states>]"));
     }
-    Ok(ModelInfo { name: name.to_string(), state_size, params: meta.custom("params").unwrap_or_default() })
+    let mut states = Vec::new();
+    for input in &session.inputs()[1..] {
+        let spec = state_spec(input, &outputs).map_err(|e| format!("model {name}: {e}"))?;
+        states.push(spec);
+    }
+    if outputs.len() != states.len() + 1 {
+        return Err(format!("model {name}: {} outputs for {} states, expected estimate and new_<state> for each", outputs.len(), states.len()));
+    }
+    let total: usize = states.iter().map(|s| s.dims.iter().product::<usize>()).sum();
+    if total != state_size {
+        return Err(format!("model {name}: state_size is {state_size}, its state tensors hold {total} floats per channel"));
+    }
+    Ok(ModelInfo { name: name.to_string(), state_size, params: meta.custom("params").unwrap_or_default(), states })
+}
+
+/// A state input's name, its output and shape: every dimension static but one, the batch.
+fn state_spec(input: &ort::value::Outlet, outputs: &[&str]) -> Result<StateSpec, String> {
+    let name = input.name().to_string();
+    let next = format!("new_{name}");
+    if !outputs.contains(&next.as_str()) {
+        return Err(format!("state input {name} has no output {next}"));
+    }
+    let shape = input.dtype().tensor_shape().ok_or_else(|| format!("state {name} is not a tensor"))?;
+    let batch: Vec<usize> = (0..shape.len()).filter(|&i| shape[i] < 0).collect();
+    if batch.len() != 1 {
+        return Err(format!("state {name} has shape {:?}: expected exactly one dynamic (batch) dimension", &shape[..]));
+    }
+    let dims = shape.iter().map(|&d| d.max(1) as usize).collect();
+    Ok(StateSpec { name, next, dims, batch_axis: batch[0] })
 }
