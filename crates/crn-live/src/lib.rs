@@ -1,0 +1,10 @@
+//! The engine behind the plain C plugin ABIs of Linux live chains (LADSPA: `crn-ladspa`, LV2:
+//! `crn-lv2`). Both expose the same plugins with the same ports, so both are made from here:
+//! [`ports`] says which plugins exist and what their ports are (the one table the LADSPA
+//! descriptors and the LV2 Turtle are written from), [`instance`] runs one of them.
+
+pub mod instance;
+pub mod ports;
+
+pub use instance::Instance;
+pub use ports::{Port, PortKind, Role, Variant, VARIANTS};
