@@ -10,11 +10,18 @@
 use std::sync::Arc;
 
 use crn_engine::denormals::DenormalGuard;
-use crn_engine::engine::{Config, Engine, Mode, MAX_CHUNK};
+use crn_engine::engine::{Config, Engine, Mode, MAX_CHUNK, WAIT_SHARE};
 use crn_engine::meter::Meters;
 use crn_engine::model::{self, Model};
 
+use crate::pace::Pace;
 use crate::ports::{self, Port, Role, Variant};
+
+/// How long a block may wait for the model in a host that runs faster than real time: far
+/// more than any frame takes (a fraction of a millisecond, a few on a busy machine), short
+/// enough that a stuck worker cannot hang a render, nor a real-time host mistaken for an
+/// offline one for long.
+const OFFLINE_WAIT_S: f64 = 0.5;
 
 /// The most channels any variant has.
 const MAX_CHANNELS: usize = 2;
@@ -27,6 +34,7 @@ pub struct Instance {
     engine: Engine,
     /// Per channel, one chunk of samples the engine works on.
     scratch: Vec<f32>,
+    pace: Pace,
 }
 
 // The raw pointers are the host's buffers; LADSPA and LV2 hand an instance to one thread at a
@@ -43,6 +51,17 @@ fn load_model() -> Result<Arc<Model>, String> {
     .map(Arc::new)
 }
 
+/// One frame of silence through the model for this many channels at once, as the worker will
+/// run it: ONNX Runtime's first run of a shape is many times slower than the next, and the
+/// first frames are due soon after the stream starts (at 20 ms in the very block that
+/// completes them). Its result and state are thrown away.
+fn warm_up(model: &Model, channels: usize) {
+    let bins = crn_engine::stft::MODEL_BINS * channels;
+    let mut state = vec![0.0; model.info.state_size * channels];
+    let mut est = vec![0.0; bins];
+    let _ = model.run(channels, &vec![0.0; bins], &mut state, &mut est);
+}
+
 impl Instance {
     /// A plugin at `sample_rate`. Without a model or ONNX Runtime it passes audio through,
     /// delayed by the same latency, and says why on stderr (a LADSPA or LV2 host has no other
@@ -52,6 +71,9 @@ impl Instance {
             return None;
         }
         let model = load_model();
+        if let Ok(m) = &model {
+            warm_up(m, variant.channels);
+        }
         // Real time (inference on a worker thread), but without the process-wide wait budget:
         // LADSPA and LV2 hosts that render offline cannot say so (see `Config::process_budget`).
         let config = Config::new(sample_rate as f32, variant.channels, Mode::Realtime)
@@ -68,6 +90,7 @@ impl Instance {
             connections: vec![std::ptr::null_mut(); ports.len()],
             engine,
             scratch: vec![0.0; MAX_CHUNK * variant.channels],
+            pace: Pace::default(),
         };
         instance.activate();
         Some(instance)
@@ -120,6 +143,7 @@ impl Instance {
         let s = self.read_settings();
         self.engine.set(s);
         self.engine.reset();
+        self.pace.reset();
     }
 
     /// Processes `n` samples from the input ports to the output ports. Any `n`, including 0 and
@@ -146,9 +170,14 @@ impl Instance {
         if outputs[..channels].iter().any(|p| p.is_null()) {
             return;
         }
+        let rate = self.engine.spec().sample_rate as f64;
+        let offline = self.pace.run(n as f64 / rate);
         let mut done = 0;
         while done < n {
             let len = (n - done).min(MAX_CHUNK);
+            // Faster than real time, a block may wait for every frame (up to half a second);
+            // in real time, half its duration (without the process budget: see `new`).
+            self.engine.set_wait_share(if offline { OFFLINE_WAIT_S * rate / len as f64 } else { WAIT_SHARE });
             // All inputs are read before any output is written: an output may be an input.
             for (ch, chunk) in self.scratch.chunks_mut(MAX_CHUNK).enumerate() {
                 let dst = &mut chunk[..len];
