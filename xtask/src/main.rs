@@ -36,7 +36,8 @@ fn main() -> nice_plug_xtask::Result<()> {
 
 fn runtime_destinations(target: &Path) -> Vec<PathBuf> {
     let bundled = target.join("bundled");
-    let mut dirs = vec![bundled.clone(), target.join("release")];
+    // The LADSPA library sits in `bundled` itself, beside the CLAP.
+    let mut dirs = vec![bundled.clone(), bundled.join(live::LV2_BUNDLE), target.join("release")];
     if let Ok(entries) = std::fs::read_dir(&bundled) {
         for e in entries.flatten() {
             let p = e.path();
