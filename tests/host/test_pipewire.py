@@ -79,11 +79,11 @@ context.objects = [
 class Session:
     """A PipeWire daemon and WirePlumber in their own runtime, config and state folders."""
 
-    def __init__(self, tmp, quantum, plugin=True):
+    def __init__(self, tmp, quantum, plugin=True, shipped_conf=SHIPPED):
         conf = tmp / "conf"
         (conf / "pipewire.conf.d").mkdir(parents=True)
         (conf / "pipewire.conf").write_text(DAEMON_CONF.replace("QUANTUM", str(quantum)))
-        shipped = SHIPPED.read_text()
+        shipped = shipped_conf.read_text()
         assert "/usr/lib/ladspa/crn_denoise_ladspa.so" in shipped
         if plugin:
             # The one change a user makes too when the library is elsewhere (README).
@@ -91,7 +91,7 @@ class Session:
         else:
             # The control: the same chain through PipeWire's own copy filter.
             shipped = shipped.replace("type   = ladspa", "type = builtin").replace("plugin = /usr/lib/ladspa/crn_denoise_ladspa.so", "plugin = builtin").replace("label  = crn_denoise_mono", "label = copy")
-        (conf / "pipewire.conf.d" / SHIPPED.name).write_text(shipped)
+        (conf / "pipewire.conf.d" / shipped_conf.name).write_text(shipped)
         run = tmp / "run"
         run.mkdir(mode=0o700)
         self.env = dict(
@@ -106,7 +106,7 @@ class Session:
         try:
             self.start([tool("pipewire")], dict(self.env, PIPEWIRE_CONFIG_DIR=str(conf)))
             # Up, with the shipped filter-chain loaded (its nodes exist before anything links them).
-            self.wait_for(lambda out: '"crn_denoise_source"' in out, ["pw-dump"], "the daemon")
+            self.wait_for(lambda out: '"node.name": "crn_denoise_s' in out, ["pw-dump"], "the daemon")
             self.start([tool("dbus-run-session"), "--", tool("wireplumber")], self.env)
         except BaseException:
             self.close()
@@ -217,3 +217,17 @@ def test_denoised_microphone(tmp_path, quantum):
     assert not gaps, f"quantum {quantum}: gaps at {gaps} s"
     gain = live.snr_db(clean, out) - live.snr_db(clean, noisy)
     assert gain > 3.0, f"quantum {quantum}: SNR gain only {gain:.1f} dB"
+
+
+def test_denoised_output_loads_and_is_linked(tmp_path):
+    """The shipped sink: a stereo Audio/Sink whose output WirePlumber links to the default
+    output device (here the test microphone's sink, the only one)."""
+    s = Session(tmp_path, 256, shipped_conf=ROOT / "pipewire" / "crn-denoise-sink.conf")
+    try:
+        # (Its output is mixed down to the mono test sink, as to any device's channels.)
+        out = s.wait_for(lambda out: "|<- playback.crn_denoise_sink:output_" in out, ["pw-link", "-l"], "the sink's links")
+        ports = s.wait_for(lambda out: "crn_denoise_sink:playback_FL" in out, ["pw-link", "-i"], "the sink's ports")
+        assert "crn_denoise_sink:playback_FR" in ports
+        assert "test_mic_in:playback_MONO\n  |<- playback.crn_denoise_sink:output_" in out
+    finally:
+        s.close()

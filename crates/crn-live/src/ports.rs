@@ -73,7 +73,7 @@ pub enum PortKind {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Port {
     pub role: Role,
-    /// LV2 symbol (a C identifier). The latency port's is `latency`, as the hosts expect.
+    /// LV2 symbol (a C identifier).
     pub symbol: &'static str,
     /// LADSPA name and LV2 name. The latency port is named `latency` too: LADSPA hosts
     /// (PipeWire's filter-chain among them) find the delay by that name.
