@@ -32,16 +32,17 @@ def analyse():
     return out.stdout
 
 
-def applyplugin(inp, out, label, controls):
+def applyplugin(inp, out, label, controls, **extra_env):
     """controls: the input control ports' values in port order (mix %, limit dB, gain dB,
     [stereo link,] output)."""
-    subprocess.run(
+    r = subprocess.run(
         [tool("applyplugin"), str(inp), str(out), LADSPA_SO.name, label, *[str(c) for c in controls]],
-        env=env(),
+        env=dict(env(), **extra_env),
         check=True,
         capture_output=True,
+        text=True,
     )
-    return live.read(out)
+    return live.read(out), r.stderr
 
 
 def controls(label, mix=100.0):
@@ -144,7 +145,7 @@ def test_impulse_delay_equals_the_latency_port(tmp_path, label, rate):
     channels = 2 if "stereo" in label else 1
     at = 1000
     x = live.impulse(channels, rate // 2, at)
-    y = applyplugin(live.write(tmp_path / "imp.wav", x, rate), tmp_path / "out.wav", label, controls(label, mix=0.0))
+    y, _ = applyplugin(live.write(tmp_path / "imp.wav", x, rate), tmp_path / "out.wav", label, controls(label, mix=0.0))
     assert live.peak_delay(y, at) == [reported] * channels
     # mix 0 is the dry path: the impulse itself, delayed, nothing else.
     assert np.max(np.abs(y[:, at + int(reported)] - 0.5)) <= LSB
@@ -163,10 +164,25 @@ def test_render_equals_the_cli(tmp_path, label, rate):
     # CLI's is trimmed. Padding the input with that much silence gives the tail back.
     lat = expected_latency(rate, label.endswith("_live"))
     padded = live.write(tmp_path / "padded.wav", np.pad(noisy, ((0, 0), (0, lat))), rate)
-    y = applyplugin(padded, tmp_path / "ladspa.wav", label, controls(label))[:, lat:]
+    y = applyplugin(padded, tmp_path / "ladspa.wav", label, controls(label))[0][:, lat:]
     ref = live.cli_render(inp, tmp_path / "cli.wav")
     assert y.shape == ref.shape
     worst = np.max(np.abs(y - np.clip(ref, -1, 1)))
     assert worst <= 1.5 * LSB, f"{label} at {rate} Hz differs from the CLI by {worst * 32768:.1f} LSB"
     gain = live.snr_db(clean, y) - live.snr_db(clean, noisy)
     assert gain > 3.0, f"SNR gain only {gain:.1f} dB"
+
+
+@pytest.mark.parametrize("label", ["crn_denoise_stereo", "crn_denoise_mono_live"])
+def test_without_a_model_audio_passes_delayed_by_the_same_latency(tmp_path, label):
+    """A model that cannot be loaded (as without ONNX Runtime): the plugin says why and passes
+    the input through at full mix, delayed by the latency it reports."""
+    rate = 48000
+    channels = 2 if "stereo" in label else 1
+    _, noisy = live.noisy_speech(rate, channels, tmp_path)
+    lat = expected_latency(rate, label.endswith("_live"))
+    inp = live.write(tmp_path / "noisy.wav", noisy, rate)
+    y, stderr = applyplugin(inp, tmp_path / "out.wav", label, controls(label), CRN_MODEL=str(tmp_path / "missing.onnx"))
+    assert "passing audio through" in stderr and "missing.onnx" in stderr
+    assert np.max(np.abs(y[:, lat:] - noisy[:, :-lat])) <= 1.5 * LSB
+    assert np.max(np.abs(y[:, :lat])) <= LSB
