@@ -174,18 +174,18 @@ def record(tmp, quantum, noisy, plugin=True):
     return live.read(rec)[0]
 
 
-def align(y, noisy):
-    """The recording's stretch that lines up with the input, and where it lost its place: the
-    half seconds that do not line up at the same delay as the whole (a lost or repeated
-    quantum shifts everything after it) or are silent."""
-    d = delay_of(y, noisy)
-    assert len(y) >= d + len(noisy), "the recording stops before the input's end came out"
-    out = y[d : d + len(noisy)]
+def align(y, ref):
+    """The recording's stretch that lines up with `ref` (what should come out, latency
+    trimmed), and where it lost its place: the half seconds that do not line up at the same
+    delay as the whole (a lost or repeated quantum shifts everything after it) or are silent."""
+    d = delay_of(y, ref)
+    assert len(y) >= d + len(ref), "the recording stops before the input's end came out"
+    out = y[d : d + len(ref)]
     half, margin = RATE // 2, 2000
     gaps = []
-    for start in range(half, len(noisy) - half, half):
+    for start in range(half, len(ref) - half, half):
         window = y[d + start - margin : d + start + half + margin]
-        if delay_of(window, noisy[start : start + half]) != margin or np.sqrt(np.mean(out[start : start + half] ** 2)) < 1e-4:
+        if delay_of(window, ref[start : start + half]) != margin or np.sqrt(np.mean(out[start : start + half] ** 2)) < 1e-4:
             gaps.append(start / RATE)
     return out, gaps
 
@@ -194,10 +194,11 @@ def align(y, noisy):
     "quantum",
     [
         64,
-        # Open question: at 128 the SNR gain came out at 1.7 and 2.3 dB in two of three runs
-        # (7.5 dB at 256 and 1024), with no gaps found and no late frame counted (diagnosed by
-        # printing the engine's late-frame count); not explained yet.
-        pytest.param(128, marks=pytest.mark.xfail(strict=False, reason="SNR gain at quantum 128 sometimes low, unexplained")),
+        # Open question: at 128 the SNR gain came out at 1.7 and 2.3 dB in two runs (7.5 dB at
+        # 256 and 1024) with no gap found and no late frame counted (the engine's count,
+        # printed for a diagnosis), and another run found gaps the copy-filter control did
+        # not have; on a loaded 2-core machine (load 5-7) without an explanation yet.
+        pytest.param(128, marks=pytest.mark.xfail(strict=False, reason="quantum 128: low SNR gain or gaps in some runs, unexplained")),
         256,
         1024,
     ],
@@ -207,7 +208,10 @@ def test_denoised_microphone(tmp_path, quantum):
     (tmp_path / "copy").mkdir()
     clean, noisy = live.noisy_speech(RATE, 1, tmp_path)
     clean, noisy = clean[0], noisy[0]
-    out, gaps = align(record(tmp_path / "crn", quantum, noisy), noisy)
+    # Lined up with the CLI's render of the same input: in stretches of noise alone the
+    # denoised output has little in common with the noisy input, much with the render.
+    ref = live.cli_render(live.write(tmp_path / "noisy.wav", noisy[None, :], RATE), tmp_path / "cli.wav")[0]
+    out, gaps = align(record(tmp_path / "crn", quantum, noisy), ref)
     if gaps:
         # A loaded machine drops quanta whatever runs in the chain: the same chain through
         # PipeWire's own copy filter tells whether this one does so without the plugin.
