@@ -1,5 +1,5 @@
-//! The LV2 core C interface (`lv2/core/lv2.h`), by hand: a plugin needs only the descriptor,
-//! and the Rust LV2 crates (rust-lv2) have had no release in years.
+//! The LV2 core C interface (`lv2/core/lv2.h`), by hand: a plugin without atoms, URIDs or a UI
+//! needs only the descriptor, far less than the Rust LV2 crates (rust-lv2) bring along.
 //! `tests::layout_matches_lv2_h` compiles a C file against the system's header and checks it.
 
 use std::os::raw::{c_char, c_void};
