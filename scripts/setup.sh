@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 PKGS=(espeak-ng sox libsox-fmt-all xvfb imagemagick xdotool libasound2-dev libjack-jackd2-dev
       libx11-xcb-dev libxcb1-dev libxcb-icccm4-dev libxcb-dri2-0-dev libgl-dev libgl1-mesa-dev
       libgl1-mesa-dri libx11-dev jackd2 jack-tools python3-venv
-      libasound2 libfontconfig1 libfreetype6)  # the last three: pluginval at run time
+      libasound2 libfontconfig1 libfreetype6  # these three: pluginval at run time
+      ladspa-sdk lv2-dev lilv-utils jalv  # LADSPA/LV2 hosts and headers
+      pipewire pipewire-bin wireplumber dbus-daemon)  # a PipeWire daemon for tests/host/test_pipewire.py
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

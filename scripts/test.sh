@@ -10,7 +10,7 @@ echo "== building the plugin bundles"
 cargo xtask bundle crn_denoise --release
 echo "== Rust tests"
 cargo test --release --workspace
-echo "== VST3 in pedalboard, training package"
+echo "== VST3 in pedalboard, LADSPA (ladspa-sdk), LV2 (lilv, jalv) and PipeWire hosts, training package"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/host training/tests
 echo "== the editor denoising speech, under Xvfb (target/editor-ci.png)"
 bash scripts/screenshot.sh target/editor-ci.png

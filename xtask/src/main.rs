@@ -1,6 +1,8 @@
-//! `cargo xtask bundle crn_denoise --release`: nice-plug's bundler, plus the ONNX Runtime
-//! library placed next to the plugin binary inside every bundle (and next to the CLI), where
-//! the plugin looks for it.
+//! `cargo xtask bundle crn_denoise --release`: nice-plug's bundler, the LADSPA library and LV2
+//! bundle (`live`), plus the ONNX Runtime library placed next to the plugin binary inside every
+//! bundle (and next to the CLI), where the plugin looks for it.
+
+mod live;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +22,7 @@ fn main() -> nice_plug_xtask::Result<()> {
     }
     nice_plug_xtask::main_with_args("cargo xtask", args.clone())?;
     if bundling {
+        live::bundle(&root, args.iter().any(|a| a == "--release"))?;
         let runtime = root.join("runtime").join(ORT_LIB);
         for dir in runtime_destinations(&root.join("target")) {
             if dir.is_dir() {
@@ -33,7 +36,8 @@ fn main() -> nice_plug_xtask::Result<()> {
 
 fn runtime_destinations(target: &Path) -> Vec<PathBuf> {
     let bundled = target.join("bundled");
-    let mut dirs = vec![bundled.clone(), target.join("release")];
+    // The LADSPA library sits in `bundled` itself, beside the CLAP.
+    let mut dirs = vec![bundled.clone(), bundled.join(live::LV2_BUNDLE), target.join("release")];
     if let Ok(entries) = std::fs::read_dir(&bundled) {
         for e in entries.flatten() {
             let p = e.path();

@@ -68,11 +68,18 @@ pub struct Config {
     /// share gives it only its own deadline: tests raise it to check the real-time path's
     /// arithmetic without depending on timing, or set 0 never to wait.
     pub wait_share: f64,
+    /// Whether the engine may draw on the process-wide budget at all (with the default share).
+    /// Off for the LADSPA and LV2 plugins: their hosts cannot say they render offline, and an
+    /// offline host (applyplugin, lv2apply, an editor applying an effect) runs faster than real
+    /// time, where a budget that accrues with real time runs dry and frames fall back. With
+    /// only its own deadline such a host waits for every frame; a real-time host still waits
+    /// at most [`WAIT_SHARE`] of each block.
+    pub process_budget: bool,
 }
 
 impl Config {
     pub fn new(sample_rate: f32, channels: usize, mode: Mode) -> Self {
-        Self { sample_rate, channels, mode, latency: LatencyMode::Standard, max_block: MAX_CHUNK, wait_share: WAIT_SHARE }
+        Self { sample_rate, channels, mode, latency: LatencyMode::Standard, max_block: MAX_CHUNK, wait_share: WAIT_SHARE, process_budget: true }
     }
 
     pub fn with_wait_share(self, wait_share: f64) -> Self {
@@ -81,6 +88,11 @@ impl Config {
 
     pub fn with_latency(self, latency: LatencyMode) -> Self {
         Self { latency, ..self }
+    }
+
+    /// Without the process-wide budget: only each block's own deadline ([`Config::process_budget`]).
+    pub fn without_process_budget(self) -> Self {
+        Self { process_budget: false, ..self }
     }
 
     pub fn with_max_block(self, max_block: usize) -> Self {
@@ -94,6 +106,20 @@ impl Config {
 
     /// Whether the engine draws on the process-wide wait budget (see [`Config::wait_share`]).
     pub(crate) fn shares_process_budget(&self) -> bool {
-        self.wait_share == WAIT_SHARE
+        self.process_budget && self.wait_share == WAIT_SHARE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the default share draws on the process budget, and only while it is not turned off.
+    #[test]
+    fn process_budget_only_with_the_default_share_and_not_turned_off() {
+        let c = Config::new(48_000.0, 1, Mode::Realtime);
+        assert!(c.shares_process_budget());
+        assert!(!c.without_process_budget().shares_process_budget());
+        assert!(!c.with_wait_share(1.0).shares_process_budget());
     }
 }

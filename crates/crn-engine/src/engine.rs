@@ -206,6 +206,15 @@ impl Engine {
         self.reset();
     }
 
+    /// How long the audio thread may wait for inference from now on, as a share of each
+    /// block's duration ([`Config::wait_share`]); no allocation, no reset. A host that runs
+    /// faster than real time without saying so (the LADSPA and LV2 plugins tell by its pace)
+    /// raises it so every frame is waited for.
+    pub fn set_wait_share(&mut self, share: f64) {
+        self.config.wait_share = share;
+        self.handoff.set_wait_share(share);
+    }
+
     /// Clears every buffer and the model's state, as if the engine were new. No allocation.
     pub fn reset(&mut self) {
         self.stft.clear();

@@ -155,6 +155,11 @@ impl Handoff {
         &self.frames[self.index(seq)]
     }
 
+    /// A new share of each block the audio thread may wait (`Engine::set_wait_share`).
+    pub fn set_wait_share(&mut self, share: f64) {
+        self.wait_share = share;
+    }
+
     /// When this block's waiting must end: its share of the block's duration from now, in
     /// real time; `None` where nothing is waited for.
     pub fn deadline(&mut self, block_len: usize, sample_rate: f32) -> Option<Instant> {
