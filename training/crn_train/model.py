@@ -62,6 +62,7 @@ class CRN(nn.Module):
     def __init__(self, cfg: CRNConfig = PRESETS["paper"]):
         super().__init__()
         self.cfg = cfg
+        self.fold_frozen_bn = True  # `_conv_bn`; False only to measure the unfolded path (throughput.py)
         ch = [1, *cfg.channels]
         self.enc = nn.ModuleList(nn.Conv2d(ch[i], ch[i + 1], (2, 3), stride=(1, 2)) for i in range(5))
         self.enc_bn = nn.ModuleList(nn.BatchNorm2d(ch[i + 1]) for i in range(5))
@@ -83,15 +84,33 @@ class CRN(nn.Module):
         T = x.shape[2]
         skips = []
         for conv, bn in zip(self.enc, self.enc_bn):
-            x = F.elu(bn(conv(F.pad(x, (0, 0, 1, 0)))))  # one past frame of padding: causal
+            x = F.elu(self._conv_bn(conv, bn, F.pad(x, (0, 0, 1, 0))))  # one past frame of padding: causal
             skips.append(x)
         B, C, _, Fr = x.shape
         y, _ = self.lstm(x.permute(0, 2, 1, 3).reshape(B, T, C * Fr))
         x = y.reshape(B, T, C, Fr).permute(0, 2, 1, 3)
         for j, deconv in enumerate(self.dec):
-            x = deconv(torch.cat([x, skips[4 - j]], dim=1))[:, :, :T]  # drop the frame that looks ahead
-            x = F.elu(self.dec_bn[j](x)) if j < 4 else F.softplus(x)
+            bn = self.dec_bn[j] if j < 4 else None
+            x = self._conv_bn(deconv, bn, torch.cat([x, skips[4 - j]], dim=1))[:, :, :T]  # drop the look-ahead frame
+            x = F.elu(x) if j < 4 else F.softplus(x)
         return decompress(x.squeeze(1), c)
+
+    def _conv_bn(self, conv: nn.Module, bn: nn.BatchNorm2d | None, x: torch.Tensor) -> torch.Tensor:
+        """conv then BatchNorm. Training with frozen BatchNorm (running statistics: `train.train_mode`) folds
+        the BatchNorm into the convolution's weights, the same function of the same parameters, because the
+        BatchNorm's own backward on a CPU cost a fifth of a training step and this costs almost nothing.
+        Everywhere else (evaluation, export, training on batch statistics) the layers run as they are."""
+        if bn is None:
+            return conv(x)
+        if not (self.fold_frozen_bn and self.training and not bn.training):
+            return bn(conv(x))
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * scale
+        if isinstance(conv, nn.ConvTranspose2d):  # weight [in, out, kt, kf]
+            return F.conv_transpose2d(x, conv.weight * scale[None, :, None, None], conv.bias * scale + shift,
+                                      conv.stride, conv.padding, conv.output_padding)
+        return F.conv2d(x, conv.weight * scale[:, None, None, None], conv.bias * scale + shift, conv.stride,
+                        conv.padding)
 
     def param_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -13,7 +13,7 @@ import torch
 
 
 class ThreadTuner:
-    def __init__(self, choices: tuple[int, ...] = (1, 2), probe_steps: int = 6, hold_steps: int = 120):
+    def __init__(self, choices: tuple[int, ...] = (1, 2), probe_steps: int = 6, hold_steps: int = 240):
         self.choices = tuple(choices)
         self.probe_steps = probe_steps
         self.hold_steps = hold_steps

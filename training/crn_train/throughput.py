@@ -1,12 +1,13 @@
 """Training throughput: seconds of mixtures trained per wall-clock second, old settings against new, in one run.
 
     python -m crn_train.throughput --data ../../shared/data \\
-        "old:threads=2,amp=0" "new:threads=auto,amp=1,layout=cl" --steps 24 --rounds 3
+        "old:threads=2,amp=0" "new:threads=auto,amp=1,layout=cl,fold=1" --steps 24 --rounds 3
 
 Each setting is `label:key=value,...` with keys `threads` (torch threads, or `auto`: `threads.py`'s
 measured choice, its measuring steps timed too), `amp` (1: bf16 autocast
 where the CPU does bf16 natively, as `train.py --amp` decides; 0: fp32), `layout` (`cl`: the
-convolutions channels-last, as `train.cpu_layout` sets them; `plain`: as constructed), `omp` (OMP_WAIT_POLICY:
+convolutions channels-last, as `train.cpu_layout` sets them; `plain`: as constructed), `fold` (1: the
+frozen BatchNorm folded into the convolutions in training, `model.CRN._conv_bn`; 0: run as layers), `omp` (OMP_WAIT_POLICY:
 `active` spins between parallel regions, `passive` sleeps, which costs nothing on an idle core and
 gives a busy one back), `batch` and `seconds` (crop). Every setting runs in a process of its own
 (thread counts and OpenMP's policy are fixed per process), in alternating rounds, on the same batches
@@ -26,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULTS = {"threads": "2", "amp": "0", "layout": "plain", "omp": "", "batch": "24", "seconds": "3"}
+DEFAULTS = {"threads": "2", "amp": "0", "layout": "plain", "fold": "0", "omp": "", "batch": "24", "seconds": "3"}
 
 
 def parse_setting(text: str) -> tuple[str, dict]:
@@ -66,6 +67,7 @@ def measure(opts: dict, data: str, cache: str, init: str | None, steps: int, war
         ck = torch.load(init, map_location="cpu", weights_only=False)
         model = CRN(CRNConfig.from_dict(ck["config"]))
         model.load_state_dict(ck["model"])
+    model.fold_frozen_bn = opts["fold"] == "1"
     if opts["layout"] == "cl":
         model = train.cpu_layout(model, device)
     train.train_mode(model, freeze_bn=True)
@@ -104,7 +106,7 @@ def run_child(opts: dict, args) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("settings", nargs="*", default=["old:threads=2,amp=0", "new:threads=auto,amp=1,layout=cl"])
+    ap.add_argument("settings", nargs="*", default=["old:threads=2,amp=0", "new:threads=auto,amp=1,layout=cl,fold=1"])
     ap.add_argument("--data", default=os.environ.get("CRN_DATA", str(Path(__file__).resolve().parents[3] / "shared" / "data")))
     ap.add_argument("--cache", default=str(Path(__file__).resolve().parents[1] / "runs" / "cache"))
     ap.add_argument("--init", help="checkpoint whose weights every setting starts from (default: fresh weights)")

@@ -151,3 +151,33 @@ def test_the_cpu_fast_path_trains_the_same_weights_in_the_same_files():
     x = torch.rand(2, 20, 161)
     assert torch.allclose(plain.eval()(x), net.eval()(x), rtol=1e-5, atol=1e-6)
     assert not train.use_amp(False, cpu)
+
+
+def test_frozen_batchnorm_folded_into_the_convolutions_is_the_same_function_and_gradient():
+    import copy
+
+    from crn_train.model import CRN, PRESETS
+
+    torch.manual_seed(0)
+    net = CRN(PRESETS["tiny"])
+    for bn in list(net.enc_bn) + list(net.dec_bn):  # statistics and affine far from the identity
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.5, 0.5)
+    x = torch.rand(2, 30, 161)
+    folded, layers = copy.deepcopy(net), copy.deepcopy(net)
+    layers.fold_frozen_bn = False
+    for m in (folded, layers):
+        train.train_mode(m, freeze_bn=True)
+    a, b = folded(x), layers(x)
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+    a.square().sum().backward()
+    b.square().sum().backward()
+    for (name, p), q in zip(folded.named_parameters(), layers.parameters()):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-3, atol=1e-6 * q.grad.abs().max()), name
+    assert all(torch.equal(f.running_mean, l.running_mean) for f, l in zip(folded.enc_bn, layers.enc_bn))
+    net.eval()
+    plain = CRN(PRESETS["tiny"])
+    plain.load_state_dict(net.state_dict())
+    assert torch.equal(net(x), plain.eval()(x))  # evaluation runs the layers as they are: nothing folded
