@@ -57,9 +57,10 @@ fn load_model() -> Result<Arc<Model>, String> {
 /// completes them). Its result and state are thrown away.
 fn warm_up(model: &Model, channels: usize) {
     let bins = crn_engine::stft::MODEL_BINS * channels;
-    let mut state = vec![0.0; model.info.state_size * channels];
     let mut est = vec![0.0; bins];
-    let _ = model.run(channels, &vec![0.0; bins], &mut state, &mut est);
+    if let Ok(mut bound) = model.bind(channels) {
+        let _ = bound.run(model, &vec![0.0; bins], &mut est);
+    }
 }
 
 impl Instance {
