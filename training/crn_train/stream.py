@@ -1,24 +1,34 @@
-"""Streaming form of the CRN as an ONNX graph: one frame in, one frame out, history in per-layer states.
+"""Streaming form of the CRN as an ONNX graph: any number of frames in and out, history in per-layer states.
 
 The graph is written node by node (onnx.helper), not traced, so it holds the network and nothing
-else: ORT runs a node in a few microseconds whatever its size, and a traced graph that slices one
-flat state and handles a dynamic batch spends most of a frame on Shape/Gather/Concat bookkeeping.
+else: a traced graph that slices one flat state and handles dynamic shapes spends most of a frame on
+Shape/Gather/Concat bookkeeping.
 
-Every 2-frame causal (transposed) convolution becomes a 1-D (transposed) convolution over frequency
-whose input is [previous frame, current frame] stacked on channels, so a frame costs exactly one row
-of each layer. BatchNorm is folded into the preceding conv. Measured against Gemm forms of the same
-layers (scripts/bench.py's graph-form candidates), ORT's Conv/ConvTranspose over that 2-frame stack
-is the fastest for one time step: a dense Gemm multiplies the zeros of the banded matrix.
+One call takes T frames (T >= 1, the symbolic dimension "frames") and carries the state from the
+frame before them, so the same graph serves both uses:
+- the plugin runs one frame per call (T = 1) on its worker thread, as it must in real time;
+- an offline render (the CLI, the Python package, a host's bounce) gives it every frame of a host
+  block at once: each layer is then one convolution over T frames, reading its weights once for
+  all of them, and the LSTM's input projection is one matrix product. Measured (BENCHMARKS.md),
+  a frame costs about a quarter of what it costs alone.
+
+Every causal 2-frame convolution is the PyTorch layer itself (kernel 2 x 3 over time x frequency)
+applied to [the previous call's last frame, the T new frames] stacked on time; each transposed one
+likewise, its look-ahead frame cropped by its time padding. BatchNorm is folded into the preceding
+conv. Over time the convolutions are 2-D, which ORT runs in its blocked-channel (NCHWc) kernels,
+faster than the 1-D form of the same layers even for one frame.
 
 The contract (CONTRACT below; the engine's `model.rs` checks it):
-  inputs   mag [B, 161] and one input per state (zeros at the start)
-  outputs  estimate [B, 161] and `new_<state>` for each state input, same shape: pass it back next frame
-  states   enc<i> [B, ch_i, F_i], i = 0..5: encoder layer i's input of the previous frame (enc5 is
-           the LSTM's input, the decoder's first skip); lstm<k>_h, lstm<k>_c [1, B, H], k = 0, 1;
-           dec<j> [B, ch_(5-j), F_(5-j)], j = 0..4: decoder layer j's own input of the previous frame
-           (its skip's previous frame is the encoder state above, stored once)
-  B is the symbolic dimension "batch" (the engine fixes it to the channel count when it builds the
-  session); every other dimension is static.
+  inputs   mag [B, T, 161] and one input per state (zeros at the start)
+  outputs  estimate [B, T, 161] and `new_<state>` for each state input, same shape: pass it back
+           with the next call
+  states   enc<i> [B, ch_i, 1, F_i], i = 0..4: encoder layer i's input in the last frame seen;
+           lstm<k>_h, lstm<k>_c [1, B, H], k = 0, 1;
+           dec<j> [B, 2 ch_(5-j), 1, F_(5-j)], j = 0..4: decoder layer j's input (its own input and
+           its skip, on channels) in the last frame seen
+  B ("batch", the engine's channel count) and T ("frames") are the only symbolic dimensions.
+Frame by frame and in blocks the estimates agree to float rounding (about 1e-7 relative: ORT's
+kernels sum in a different order for other T), not bit for bit.
 """
 from __future__ import annotations
 
@@ -28,8 +38,9 @@ import torch.nn as nn
 
 from .model import CRN, FREQS, MAG_EPS, N_BINS
 
-CONTRACT = "crn-stream-2"
+CONTRACT = "crn-stream-3"
 OPSET = 17
+_INT_MAX = 2**62
 
 
 def _fold_bn(weight: torch.Tensor, bias: torch.Tensor, bn: nn.BatchNorm2d, out_dim: int):
@@ -39,16 +50,16 @@ def _fold_bn(weight: torch.Tensor, bias: torch.Tensor, bn: nn.BatchNorm2d, out_d
     return weight * scale.reshape(shape), (bias - bn.running_mean) * scale + bn.bias
 
 
-def state_shapes(crn: CRN) -> dict[str, list[int]]:
-    """Each state's shape per batch item, in input order ("B" marks the batch axis)."""
+def state_shapes(crn: CRN) -> dict[str, list]:
+    """Each state's shape, in input order ("B" marks the batch axis)."""
     ch = [1, *crn.cfg.channels]
     h = crn.cfg.lstm_size
-    shapes = {f"enc{i}": ["B", ch[i], FREQS[i]] for i in range(6)}
+    shapes = {f"enc{i}": ["B", ch[i], 1, FREQS[i]] for i in range(5)}
     for k in range(2):
         shapes[f"lstm{k}_h"] = [1, "B", h]
         shapes[f"lstm{k}_c"] = [1, "B", h]
     for j in range(5):
-        shapes[f"dec{j}"] = ["B", ch[5 - j], FREQS[5 - j]]
+        shapes[f"dec{j}"] = ["B", 2 * ch[5 - j], 1, FREQS[5 - j]]
     return shapes
 
 
@@ -80,7 +91,8 @@ def build_graph(crn: CRN):
     nodes, inits = [], []
 
     def const(name, array):
-        inits.append(numpy_helper.from_array(np.asarray(array, dtype=np.float32 if np.asarray(array).dtype.kind == "f" else np.int64), name))
+        a = np.asarray(array)
+        inits.append(numpy_helper.from_array(a.astype(np.float32 if a.dtype.kind == "f" else np.int64), name))
         return name
 
     def node(op, inputs, outputs, **attrs):
@@ -89,48 +101,57 @@ def build_graph(crn: CRN):
 
     shapes = state_shapes(crn)
     sym = lambda s: ["batch" if d == "B" else d for d in s]  # noqa: E731
-    inputs = [helper.make_tensor_value_info("mag", TensorProto.FLOAT, ["batch", N_BINS])]
+    inputs = [helper.make_tensor_value_info("mag", TensorProto.FLOAT, ["batch", "frames", N_BINS])]
     inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, sym(s)) for n, s in shapes.items()]
-    outputs = [helper.make_tensor_value_info("estimate", TensorProto.FLOAT, ["batch", N_BINS])]
+    outputs = [helper.make_tensor_value_info("estimate", TensorProto.FLOAT, ["batch", "frames", N_BINS])]
     outputs += [helper.make_tensor_value_info(f"new_{n}", TensorProto.FLOAT, sym(s)) for n, s in shapes.items()]
+
+    # A layer's state for the next call is its input's last frame (axis 2 is time).
+    time_axis, last_from, last_to = const("time_axis", [2]), const("last_from", [-1]), const("last_to", [_INT_MAX])
+
+    def window(state: str, x: str, name: str) -> str:
+        """[state, x] on time, and x's last frame as the state's next value."""
+        node("Slice", [x, last_from, last_to, time_axis], [f"new_{state}"])
+        return node("Concat", [state, x], [name], axis=2)
 
     c = cfg.compress
     x = "mag"
     if c != 1.0:
         x = node("Pow", [node("Add", [x, const("mag_eps", MAG_EPS)], ["mag_eps_added"]), const("compress", c)], ["compressed"])
-    x = node("Reshape", [x, const("shape_enc0", [-1, 1, N_BINS])], ["new_enc0"])
+    x = node("Unsqueeze", [x, const("channel_axis", [1])], ["enc0_in"])  # [B, 1, T, 161]
+    skips = []
     with torch.no_grad():
         for i in range(5):
             conv = crn.enc[i]
             w, b = _fold_bn(conv.weight, conv.bias, crn.enc_bn[i], 0)
-            # Conv2d weight [out, in, 2, 3]: time tap 0 sees the previous frame, tap 1 the current.
-            w1 = torch.cat([w[:, :, 0], w[:, :, 1]], dim=1)
-            stacked = node("Concat", [f"enc{i}", x], [f"enc{i}_window"], axis=1)
-            y = node("Conv", [stacked, const(f"enc{i}_w", w1.numpy()), const(f"enc{i}_b", b.numpy())], [f"enc{i}_conv"],
-                     kernel_shape=[3], strides=[2])
-            x = node("Elu", [y], [f"new_enc{i + 1}"])
-        # One time step: the LSTM's Y equals Y_h, so layer 1 reads layer 0's new h directly.
-        seq = node("Reshape", [x, const("shape_lstm", [1, -1, H])], ["lstm_in"])
+            win = window(f"enc{i}", x, f"enc{i}_window")
+            y = node("Conv", [win, const(f"enc{i}_w", w.numpy()), const(f"enc{i}_b", b.numpy())], [f"enc{i}_conv"],
+                     kernel_shape=[2, 3], strides=[1, 2])
+            x = node("Elu", [y], [f"enc{i}_out"])
+            skips.append(x)
+        # [B, C, T, F] -> [T, B, C*F], the LSTM's sequence; its Y [T, 1, B, H] back to [B, C, T, F].
+        seq = node("Reshape", [node("Transpose", [x], ["lstm_t"], perm=[2, 0, 1, 3]), const("shape_lstm", [0, 0, -1])], ["lstm_in"])
         for k in range(2):
             wk, rk, bk = _lstm_weights(crn.lstm, k)
             node("LSTM", [seq, const(f"lstm{k}_W", wk), const(f"lstm{k}_R", rk), const(f"lstm{k}_B", bk), "",
-                          f"lstm{k}_h", f"lstm{k}_c"], ["", f"new_lstm{k}_h", f"new_lstm{k}_c"], hidden_size=H)
-            seq = f"new_lstm{k}_h"
-        x = node("Reshape", [seq, const("shape_dec0", [-1, ch[5], FREQS[5]])], ["new_dec0"])
+                          f"lstm{k}_h", f"lstm{k}_c"], [f"lstm{k}_y", f"new_lstm{k}_h", f"new_lstm{k}_c"], hidden_size=H)
+            seq = node("Reshape", [f"lstm{k}_y", const(f"shape_y{k}", [0, -1, H])], [f"lstm{k}_seq"])
+        x = node("Reshape", [seq, const("shape_dec", [0, -1, ch[5], FREQS[5]])], ["dec_t"])
+        x = node("Transpose", [x], ["dec0_x"], perm=[1, 2, 0, 3])
         for j in range(5):
             i = 4 - j
             d = crn.dec[j]
             w, b = d.weight, d.bias
             if j < 4:
                 w, b = _fold_bn(w, b, crn.dec_bn[j], 1)
-            # ConvTranspose2d weight [in, out, 2, 3]: out[t] = tap0 * x[t] + tap1 * x[t-1]; the input
-            # is [previous x, previous skip, x, skip] on channels.
-            w1 = torch.cat([w[:, :, 1], w[:, :, 0]], dim=0)
-            window = node("Concat", [f"dec{j}", f"enc{i + 1}", x, f"new_enc{i + 1}"], [f"dec{j}_window"], axis=1)
-            y = node("ConvTranspose", [window, const(f"dec{j}_w", w1.numpy()), const(f"dec{j}_b", b.numpy())],
-                     [f"dec{j}_conv"], kernel_shape=[3], strides=[2], output_padding=[d.output_padding[1]])
-            x = node("Elu", [y], [f"new_dec{j + 1}"]) if j < 4 else node("Softplus", [y], ["out_compressed3d"])
-    x = node("Reshape", [x, const("shape_out", [-1, N_BINS])], ["estimate" if c == 1.0 else "out_compressed"])
+            cur = node("Concat", [x, skips[i]], [f"dec{j}_in"], axis=1)  # [previous layer, skip]
+            win = window(f"dec{j}", cur, f"dec{j}_window")
+            # Time padding 1 and 1 keeps output frames 1..T: each new frame's own, without the
+            # first (the previous call's) and the look-ahead one past the last.
+            y = node("ConvTranspose", [win, const(f"dec{j}_w", w.numpy()), const(f"dec{j}_b", b.numpy())], [f"dec{j}_conv"],
+                     kernel_shape=[2, 3], strides=[1, 2], pads=[1, 0, 1, 0], output_padding=[0, d.output_padding[1]])
+            x = node("Elu", [y], [f"dec{j}_out"]) if j < 4 else node("Softplus", [y], ["out_compressed4d"])
+    x = node("Squeeze", [x, "channel_axis"], ["estimate" if c == 1.0 else "out_compressed"])
     if c != 1.0:
         node("Pow", [x, const("decompress", 1.0 / c)], ["estimate"])
     graph = helper.make_graph(nodes, "crn_stream", inputs, outputs, inits)
@@ -179,8 +200,13 @@ class OnnxStream:
     def zero_state(self, batch: int) -> dict[str, np.ndarray]:
         return {i.name: np.zeros([batch if isinstance(d, str) else d for d in i.shape], np.float32) for i in self.states}
 
-    def step(self, mag: np.ndarray, state: dict[str, np.ndarray]):
-        """mag [B, 161] -> (estimate [B, 161], the next frame's state)."""
+    def run(self, mag: np.ndarray, state: dict[str, np.ndarray]):
+        """mag [B, T, 161] -> (estimate [B, T, 161], the state after its last frame)."""
         names = ["estimate"] + [f"new_{i.name}" for i in self.states]
         out = self.sess.run(names, {"mag": np.ascontiguousarray(mag, np.float32), **state})
         return out[0], {i.name: o for i, o in zip(self.states, out[1:])}
+
+    def step(self, mag: np.ndarray, state: dict[str, np.ndarray]):
+        """One frame, as the plugin runs it: mag [B, 161] -> (estimate [B, 161], the next frame's state)."""
+        est, state = self.run(mag[:, None], state)
+        return est[:, 0], state

@@ -22,6 +22,8 @@ mod xorshift;
 use xorshift::XorShift;
 
 const RATE: f32 = 48_000.0;
+/// Frames of one 8192-sample chunk at 48 kHz (480-sample hops): one offline model call.
+const BLOCK_FRAMES: usize = 17;
 
 /// Deterministic noise-like test signal (xorshift), about -20 dBFS.
 fn signal(len: usize, seed: u64) -> Vec<f32> {
@@ -82,7 +84,7 @@ fn engine_at(rate: f32, channels: usize, max_block: usize, model: Arc<Model>) ->
 }
 
 /// (a) One 16 kHz model frame through ONNX Runtime, batch 1, state carried: the shipped graph
-/// through the engine's bound session, and, when `CRN_OLD_MODEL` names it, the same weights in
+/// through the engine's bound session, one frame a call (real time) and 17 a call (offline), when `CRN_OLD_MODEL` names it, the same weights in
 /// the first contract's graph (one flat state, traced by torch.onnx) run as the engine ran it
 /// then, `Session::run` with borrowed inputs and copied-out outputs. scripts/bench.py extracts
 /// that graph from git history so both run in the same process on the same machine.
@@ -96,6 +98,16 @@ fn model_frame(c: &mut Criterion) {
         let mags: Vec<f32> = mags.iter().cycle().take(ch * MODEL_BINS).copied().collect();
         let mut est = vec![0.0; ch * MODEL_BINS];
         g.bench_function(format!("batch{ch}"), |b| b.iter(|| bound.run(&m, black_box(&mags), &mut est).unwrap()));
+    }
+    // An offline render's call: the frames one 8192-sample chunk completes at 48 kHz (the CLI's
+    // block), in one call (`crn_engine::inline`); per-frame time is this over BLOCK_FRAMES.
+    {
+        let mut bound = m.bind(1).unwrap();
+        let mags: Vec<f32> = mags.iter().cycle().take(BLOCK_FRAMES * MODEL_BINS).copied().collect();
+        let mut est = vec![0.0; BLOCK_FRAMES * MODEL_BINS];
+        g.bench_function(format!("block{BLOCK_FRAMES}_batch1"), |b| {
+            b.iter(|| bound.run_frames(&m, BLOCK_FRAMES, black_box(&mags), &mut est).unwrap())
+        });
     }
     if let Some(path) = std::env::var_os("CRN_OLD_MODEL") {
         let mut old = old_graph::Old::load(std::path::Path::new(&path));

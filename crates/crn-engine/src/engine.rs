@@ -7,9 +7,9 @@
 //!
 //! 1. **ingest** (`stft`, `meter`): the whole block's input goes into the analysis frames; at
 //!    every hop boundary the frame is **analysed** and **submitted** to inference at once
-//!    (`handoff`: the worker in real time, the calling thread offline). Submitting every
-//!    frame of the block before any output is made keeps the latency independent of the
-//!    block size.
+//!    (`handoff`: the worker in real time; offline, the calling thread runs the frames the
+//!    chunk's emit collects in one model call, `inline`). Submitting every frame of the block
+//!    before any output is made keeps the latency independent of the block size.
 //! 2. **emit**, sample by sample (`mixer`): the resynthesised signal is mixed with the
 //!    latency-aligned dry input. At each hop boundary the frame due is **collected** (its
 //!    estimate, waited for up to a deadline in real time: `handoff`), its gains are **shaped**
@@ -289,6 +289,9 @@ impl Engine {
     /// Stage 2: output, sample by sample; at each hop boundary the next frame is finished.
     fn emit(&mut self, buffers: &mut [&mut [f32]], start: usize, len: usize, deadline: Option<Instant>) {
         let hop = self.spec.hop;
+        // The frames this chunk will collect: offline they run through the model in one call.
+        let boundaries = ((self.out_pos + len) / hop) as u64;
+        self.handoff.due_before((self.seq_out + boundaries).saturating_sub(self.slack() as u64));
         let mut i = 0;
         while i < len {
             let seg = (hop - self.out_pos).min(len - i);

@@ -1,7 +1,7 @@
 //! Frames between analysis and resynthesis, and how each gets its estimate: the hand-off to
 //! inference. One interface ([`Handoff::submit`] after analysis, [`Handoff::collect`] when the
 //! frame is due) over three backends: none (passthrough), inline (offline: the model runs on
-//! the calling thread at submission) and the real-time worker (slots through lock-free
+//! the calling thread, a block's frames in one call: `inline`) and the real-time worker (slots through lock-free
 //! queues; collecting claims finished slots and waits, until a deadline, on the worker's
 //! doorbell). Either way a fresh estimate ends up in the frame's `est`.
 
@@ -13,7 +13,7 @@ use realfft::num_complex::Complex32;
 
 use crate::budget::{self, WaitBudget};
 use crate::config::{Config, Mode, MAX_SLACK};
-use crate::inference::{self, Outcome};
+use crate::inline::Inline;
 use crate::model::Model;
 use crate::stft::{FrameSpec, MODEL_BINS};
 use crate::worker::{Slot, Worker};
@@ -25,18 +25,20 @@ pub(crate) struct Frame {
     pub mags: Vec<f32>,
     /// `channels x 161`: the model's estimate, valid when [`Handoff::collect`] said `Fresh`.
     pub est: Vec<f32>,
-    state: Sent,
+    pub(crate) state: Sent,
     /// Real time: the worker's finished slot for this frame, claimed from the done queue
     /// before the frame was due (so the queue never fills with slots nobody reads).
     slot: Option<Box<Slot>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Sent {
+pub(crate) enum Sent {
     /// Never reached the model (skipped, discarded, or before a reset).
     No,
     /// In the worker's hands.
     ToWorker,
+    /// Offline: waiting for the call that runs its block's frames.
+    Queued,
     /// Offline: the estimate is in `est`.
     Estimated,
 }
@@ -78,7 +80,7 @@ pub struct WaitStats {
 enum Backend {
     /// No model, or no worker thread (the reason): gains stay at one, same latency.
     Passthrough(Option<String>),
-    Inline { model: Arc<Model>, state: inference::State, error: Option<String> },
+    Inline(Inline),
     Worker(Worker),
 }
 
@@ -125,7 +127,7 @@ impl Handoff {
                 // No thread, no denoising; but never a panic inside the host's `activate`.
                 Err(e) => Backend::Passthrough(Some(e)),
             },
-            (Some(m), Mode::Offline) => Backend::Inline { state: inference::State::new(&m, nch), model: m, error: None },
+            (Some(m), Mode::Offline) => Backend::Inline(Inline::new(m, nch, ring)),
         };
         budget::init();
         Self {
@@ -177,16 +179,9 @@ impl Handoff {
                 self.frames[i].state = Sent::No;
                 Submitted::Sent
             }
-            Backend::Inline { model, state, error } => {
-                let f = &mut self.frames[i];
-                f.state = Sent::No;
-                if error.is_none() {
-                    match state.run(model, &f.mags, &mut f.est) {
-                        Outcome::Ok => f.state = Sent::Estimated,
-                        Outcome::Discarded => {}
-                        Outcome::Failed(e) => *error = Some(e),
-                    }
-                }
+            Backend::Inline(inline) => {
+                self.frames[i].state = Sent::Queued;
+                inline.queue(seq);
                 Submitted::Sent
             }
             Backend::Worker(w) => {
@@ -219,9 +214,7 @@ impl Handoff {
         let i = self.index(seq);
         match &self.backend {
             Backend::Passthrough(_) => Collected::Passthrough,
-            Backend::Inline { error: Some(_), .. } => Collected::Failed,
-            Backend::Inline { .. } if self.frames[i].state == Sent::Estimated => Collected::Fresh,
-            Backend::Inline { .. } => Collected::Held,
+            Backend::Inline(_) => self.collect_inline(i),
             Backend::Worker(w) => {
                 if w.failed() {
                     // Drain what comes back so the slots stay in circulation.
@@ -263,6 +256,27 @@ impl Handoff {
         }
     }
 
+    /// The chunk about to be emitted collects the frames before `end` (offline, they run in one
+    /// call: `inline`).
+    pub fn due_before(&mut self, end: u64) {
+        if let Backend::Inline(inline) = &mut self.backend {
+            inline.due_before(end);
+        }
+    }
+
+    /// Offline: the frame's estimate, running every queued frame first if it is one of them.
+    fn collect_inline(&mut self, i: usize) -> Collected {
+        let Backend::Inline(inline) = &mut self.backend else { unreachable!("inline backend") };
+        if self.frames[i].state == Sent::Queued {
+            inline.run_queued(&mut self.frames);
+        }
+        match (&inline.error, self.frames[i].state) {
+            (Some(_), _) => Collected::Failed,
+            (None, Sent::Estimated) => Collected::Fresh,
+            (None, _) => Collected::Held,
+        }
+    }
+
     /// Forgets every frame and clears the model's state (no allocation). Frames of the old
     /// stream still with the worker come back with older numbers and are dropped.
     pub fn reset(&mut self) {
@@ -278,7 +292,7 @@ impl Handoff {
                     w.recycle(slot);
                 }
             }
-            Backend::Inline { state, .. } => state.clear(),
+            Backend::Inline(inline) => inline.clear(),
             Backend::Passthrough(_) => {}
         }
         self.reset_pending = true;
@@ -306,7 +320,7 @@ impl Handoff {
     pub fn error(&self) -> Option<String> {
         match &self.backend {
             Backend::Worker(w) => w.error(),
-            Backend::Inline { error, .. } => error.clone(),
+            Backend::Inline(inline) => inline.error.clone(),
             Backend::Passthrough(_) => None,
         }
     }
@@ -347,7 +361,7 @@ impl Handoff {
     pub fn inject_model_failure(&mut self) {
         match &mut self.backend {
             Backend::Worker(w) => w.inject_failure(),
-            Backend::Inline { error, .. } => *error = Some("injected failure (test hook)".into()),
+            Backend::Inline(inline) => inline.error = Some("injected failure (test hook)".into()),
             Backend::Passthrough(_) => {}
         }
     }

@@ -1,6 +1,6 @@
-//! One frame through the model with its recurrent state: the single piece of code that both
-//! the real-time worker thread and the offline (inline) path run, so their outputs are
-//! bit-identical whenever no real-time frame was late.
+//! Frames through the model with their recurrent state: the single piece of code that both the
+//! real-time worker thread (one frame a call) and the offline (inline) path (a block's frames a
+//! call) run.
 
 use crate::model::{self, Bound, Model};
 
@@ -37,11 +37,17 @@ impl State {
 
     /// `mags` and `est` are `channels x 161`.
     pub fn run(&mut self, model: &Model, mags: &[f32], est: &mut [f32]) -> Outcome {
+        self.run_frames(model, 1, mags, est)
+    }
+
+    /// `frames` frames in one call: `mags` and `est` are `channels x frames x 161`. A non-finite
+    /// state after them discards all of them.
+    pub fn run_frames(&mut self, model: &Model, frames: usize, mags: &[f32], est: &mut [f32]) -> Outcome {
         let bound = match &mut self.bound {
             Ok(b) => b,
             Err(e) => return Outcome::Failed(format!("model stopped: {e}")),
         };
-        if let Err(e) = model::catch(|| bound.run(model, mags, est)) {
+        if let Err(e) = model::catch(|| bound.run_frames(model, frames, mags, est)) {
             return Outcome::Failed(format!("model stopped: {e}"));
         }
         if !bound.state_is_finite() {

@@ -17,6 +17,7 @@ mod doorbell;
 pub mod engine;
 mod handoff;
 mod inference;
+mod inline;
 pub mod meter;
 mod mixer;
 pub mod model;

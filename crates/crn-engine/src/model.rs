@@ -119,10 +119,10 @@ impl StateSpec {
 }
 
 /// The ONNX contract this engine runs (`CONTRACT` in training/crn_train/stream.py).
-pub const CONTRACT: &str = "crn-stream-2";
+pub const CONTRACT: &str = "crn-stream-3";
 
-/// A loaded streaming CRN: `estimate, new_<state>... = model(mag[B,161], <state>...)`, run
-/// through a [`Bound`] that owns one channel count's tensors.
+/// A loaded streaming CRN: `estimate, new_<state>... = model(mag[B,T,161], <state>...)` for any
+/// number of frames T, run through a [`Bound`] that owns one channel count's tensors.
 pub struct Model {
     pub(crate) session: Mutex<Session>,
     pub info: ModelInfo,
@@ -216,6 +216,13 @@ fn check_contract(session: &Session, name: &str) -> Result<ModelInfo, String> {
     let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
     if inputs.first() != Some(&"mag") || outputs.first() != Some(&"estimate") {
         return Err(format!("model {name}: inputs {inputs:?} / outputs {outputs:?}, expected [mag, <states>] / [estimate, new_<states>]"));
+    }
+    // [batch, frames, 161]: the batch and the frames free, the bins fixed.
+    for (what, outlet) in [("mag", &session.inputs()[0]), ("estimate", &session.outputs()[0])] {
+        let shape = outlet.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
+        if shape.len() != 3 || shape[0] >= 0 || shape[1] >= 0 || shape[2] != MODEL_BINS as i64 {
+            return Err(format!("model {name}: {what} has shape {shape:?}, expected [batch, frames, {MODEL_BINS}]"));
+        }
     }
     let mut states = Vec::new();
     for input in &session.inputs()[1..] {

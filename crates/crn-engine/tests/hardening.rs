@@ -94,7 +94,10 @@ fn any_block_size_sequence_including_zero_gives_the_same_output() {
             break;
         }
     }
-    assert!(padded[latency..] == a[0][..], "output depends on the block sizes");
+    // Large blocks put several frames in one model call, which ORT sums in another order: the
+    // same output to float rounding (`crn_engine::inline`); a lost or repeated sample is far more.
+    let worst = padded[latency..].iter().zip(&a[0]).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "output depends on the block sizes: differs by {worst}");
 }
 
 #[test]

@@ -82,11 +82,47 @@ fn channels_of_one_batch_keep_their_own_state() {
 fn the_contract_is_read_from_the_graph() {
     let m = model();
     let names: Vec<&str> = m.info.states.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names.len(), 15, "{names:?}");
+    assert_eq!(names.len(), 14, "{names:?}");
     assert!(m.info.states.iter().all(|s| s.next == format!("new_{}", s.name)));
     let per_channel: usize = m.info.states.iter().map(|s| s.dims.iter().product::<usize>()).sum();
     assert_eq!(per_channel, m.info.state_size);
     for s in &m.info.states {
         assert_eq!(s.shape(2)[s.batch_axis], 2, "{}", s.name);
+    }
+}
+
+/// An offline render's calls: several frames at once, of changing sizes, the state carried
+/// between them and between them and one-frame calls, through both banks. Every estimate equals
+/// the one-frame-a-call estimate to float rounding.
+#[test]
+fn frames_in_one_call_equal_one_frame_at_a_time() {
+    let m = model();
+    for channels in [1usize, 2] {
+        let input = frames(40, channels, 4 + channels as u64);
+        let alone = run(&m, channels, &input);
+        let mut bound = m.bind(channels).unwrap();
+        let mut t = 0;
+        for n in [1usize, 7, 2, 1, 17, 12] {
+            // [channels, n, 161]: each channel's frames in order.
+            let mut mags = vec![0.0; channels * n * MODEL_BINS];
+            for (k, f) in input[t..t + n].iter().enumerate() {
+                for ch in 0..channels {
+                    mags[(ch * n + k) * MODEL_BINS..][..MODEL_BINS].copy_from_slice(&f[ch * MODEL_BINS..][..MODEL_BINS]);
+                }
+            }
+            let mut est = vec![0.0; channels * n * MODEL_BINS];
+            bound.run_frames(&m, n, &mags, &mut est).unwrap();
+            for k in 0..n {
+                for ch in 0..channels {
+                    let got = &est[(ch * n + k) * MODEL_BINS..][..MODEL_BINS];
+                    let want = &alone[t + k][ch * MODEL_BINS..][..MODEL_BINS];
+                    for (a, b) in got.iter().zip(want) {
+                        assert!((a - b).abs() <= 1e-5 * b.abs().max(1e-3), "{channels} ch, call of {n}, frame {}: {a} vs {b}", t + k);
+                    }
+                }
+            }
+            t += n;
+        }
+        assert_eq!(t, input.len());
     }
 }
