@@ -619,7 +619,7 @@ fn progress_moves_within_a_file() {
     let pending = audio_io::PendingFile::create(&out).unwrap();
     let mut w = pending.writer(1, rate, audio_io::Encoding::WavFloat32).unwrap();
     let mut seen = Vec::new();
-    let seconds = crn_cli::cli::denoise_stream(common::model(), &mut decoder, Settings::default(), Some(&mut w), None, &mut |f| {
+    let seconds = crn_cli::cli::denoise_stream(common::model(), &mut decoder, Settings::default(), Some(&mut w as &mut dyn crn_cli::cli::Sink), None, &mut |f| {
         seen.push(f)
     })
     .unwrap();
