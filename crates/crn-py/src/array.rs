@@ -9,7 +9,8 @@ use pyo3::types::PyBytes;
 
 use crate::errors;
 use crate::models::Lease;
-use crn_cli::cli::args::{checked_settings, Stems};
+use crate::settings::Settings;
+use crn_cli::cli::args::Stems;
 use crn_cli::cli::{denoise_stream, Sink, Source};
 
 /// `bytes` (native-endian `float32`, channel after channel) as `channels` buffers.
@@ -71,21 +72,17 @@ impl Source for Memory {
 /// Denoises a whole array: `data` holds `channels` planar channels at `sample_rate`. Returns
 /// the stems asked for (the other `None`), each as long as the input, as planar bytes.
 #[pyfunction]
-#[pyo3(signature = (data, channels, sample_rate, mix, atten_limit_db, gain_db, link, output, model=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (data, channels, sample_rate, settings, output, model=None))]
 pub fn render<'py>(
     py: Python<'py>,
     data: &[u8],
     channels: usize,
     sample_rate: u32,
-    mix: f32,
-    atten_limit_db: f32,
-    gain_db: f32,
-    link: bool,
+    settings: Settings,
     output: &str,
     model: Option<PathBuf>,
 ) -> PyResult<(Option<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>)> {
-    let settings = checked_settings(mix, atten_limit_db, gain_db, link).map_err(errors::value)?;
+    let settings = settings.0;
     let stems = stems(output).map_err(errors::value)?;
     crn_engine::engine::check_sample_rate(sample_rate).map_err(errors::value)?;
     let lease = py.detach(|| errors::guarded(|| Lease::take(model), errors::runtime))?;

@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 use crate::array::stems;
 use crate::errors;
 use crate::models;
-use crn_cli::cli::args::{checked_settings, Args, Format, Stems};
+use crate::settings::Settings;
+use crn_cli::cli::args::{Args, Format, Stems};
 use crn_engine::engine::defaults;
 use crn_cli::cli::{pipeline, plan};
 
@@ -18,32 +19,29 @@ use crn_cli::cli::{pipeline, plan};
 /// `output="both"`, the denoised one; the removed stem is next to it), the seconds of audio and
 /// the warnings (clipped samples).
 #[pyfunction]
-#[pyo3(signature = (src, dst, out_dir, mix, atten_limit_db, gain_db, link, output, format=None, force=false, model=None))]
+#[pyo3(signature = (src, dst, out_dir, settings, output, format=None, force=false, model=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn denoise_file(
     py: Python<'_>,
     src: PathBuf,
     dst: Option<PathBuf>,
     out_dir: Option<PathBuf>,
-    mix: f32,
-    atten_limit_db: f32,
-    gain_db: f32,
-    link: bool,
+    settings: Settings,
     output: &str,
     format: Option<&str>,
     force: bool,
     model: Option<PathBuf>,
 ) -> PyResult<(PathBuf, f64, Vec<String>)> {
-    checked_settings(mix, atten_limit_db, gain_db, link).map_err(errors::value)?;
+    let s = settings.0;
     let format = match format {
         None => None,
         Some(f) => Some(parse_format(f).map_err(errors::value)?),
     };
     let args = Args {
-        mix: mix * 100.0,
-        atten_limit: atten_limit_db,
-        gain: gain_db,
-        no_link: !link,
+        mix: s.mix * 100.0,
+        atten_limit: s.attenuation_limit_db,
+        gain: s.output_gain_db,
+        no_link: !s.stereo_link,
         model: model.clone(),
         format,
         output: stems(output).map_err(errors::value)?,

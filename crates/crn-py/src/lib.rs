@@ -12,6 +12,7 @@ mod array;
 mod errors;
 mod file;
 mod models;
+mod settings;
 mod stream;
 
 use pyo3::prelude::*;
@@ -58,5 +59,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(file::denoise_file, m)?)?;
     m.add_function(wrap_pyfunction!(file::expand_inputs, m)?)?;
     m.add_class::<stream::Stream>()?;
+    m.add_class::<settings::Settings>()?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use pyo3::types::PyBytes;
 use crate::array::{planar, stems, to_bytes};
 use crate::errors;
 use crate::models::Lease;
-use crn_cli::cli::args::{checked_settings, Stems};
+use crn_cli::cli::args::Stems;
 use crn_engine::denormals::DenormalGuard;
 use crn_engine::engine::{check_sample_rate, Engine, Mode, Settings};
 use crn_engine::meter::Meters;
@@ -101,30 +101,18 @@ fn to_py<'py>(py: Python<'py>, (d, r): (Option<Vec<Vec<f32>>>, Option<Vec<Vec<f3
 #[pymethods]
 impl Stream {
     #[new]
-    #[pyo3(signature = (sample_rate, channels, mix, atten_limit_db, gain_db, link, output, model=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        sample_rate: u32,
-        channels: usize,
-        mix: f32,
-        atten_limit_db: f32,
-        gain_db: f32,
-        link: bool,
-        output: &str,
-        model: Option<PathBuf>,
-    ) -> PyResult<Self> {
+    #[pyo3(signature = (sample_rate, channels, settings, output, model=None))]
+    fn new(py: Python<'_>, sample_rate: u32, channels: usize, settings: crate::settings::Settings, output: &str, model: Option<PathBuf>) -> PyResult<Self> {
         check_sample_rate(sample_rate).map_err(errors::value)?;
         if channels == 0 {
             return Err(errors::value("channels must be at least 1".into()));
         }
-        let settings = checked_settings(mix, atten_limit_db, gain_db, link).map_err(errors::value)?;
         let stems = stems(output).map_err(errors::value)?;
         let lease = py.detach(|| errors::guarded(|| Lease::take(model), errors::runtime))?;
         let engine = Engine::new(sample_rate as f32, channels, Some(lease.model()), Mode::Offline, Arc::new(Meters::default()));
         let latency = engine.latency();
         let mut inner = Inner { engine, stems, gain: 1.0, delay: vec![VecDeque::new(); channels], _lease: lease };
-        inner.set(settings);
+        inner.set(settings.0);
         inner.reset();
         Ok(Self { inner: Mutex::new(inner), channels, latency })
     }
@@ -173,8 +161,7 @@ impl Stream {
 
     /// New settings from the next block on; the engine ramps the mix, limit and link over
     /// 20 ms, the gain changes at the block boundary.
-    fn set(&self, mix: f32, atten_limit_db: f32, gain_db: f32, link: bool) -> PyResult<()> {
-        let settings = checked_settings(mix, atten_limit_db, gain_db, link).map_err(errors::value)?;
-        errors::guarded(|| self.with(|s| Ok(s.set(settings))), errors::runtime)
+    fn set(&self, settings: crate::settings::Settings) -> PyResult<()> {
+        errors::guarded(|| self.with(|s| Ok(s.set(settings.0))), errors::runtime)
     }
 }

@@ -63,11 +63,15 @@ def _rate(sample_rate) -> int:
     if isinstance(sample_rate, bool):
         raise TypeError("sample_rate must be an integer number of Hz, not a bool")
     try:
-        return operator.index(sample_rate)
+        rate = operator.index(sample_rate)
     except TypeError:
-        if isinstance(sample_rate, float) and sample_rate.is_integer():
-            return int(sample_rate)
-        raise TypeError(f"sample_rate must be an integer number of Hz, not {sample_rate!r}") from None
+        if not (isinstance(sample_rate, float) and sample_rate.is_integer()):
+            raise TypeError(f"sample_rate must be an integer number of Hz, not {sample_rate!r}") from None
+        rate = int(sample_rate)
+    if not 0 <= rate < 2**32:  # the engine checks the rest, in its unsigned type
+        lo, hi = DEFAULTS["sample_rates"]
+        raise ValueError(f"sample rate {rate} Hz is not supported (the denoiser runs at {lo} to {hi} Hz)")
+    return rate
 
 
 def _check_output(output: str) -> str:
@@ -146,17 +150,16 @@ def denoise(
     :raises RuntimeError: the model or ONNX Runtime cannot be loaded.
     """
     data, channels, _, dtype, ndim = _planar(audio)
-    stems = _native.render(
-        data, channels, _rate(sample_rate), mix, atten_limit_db, gain_db, link, _check_output(output), _model(model)
-    )
+    settings = _native.Settings(mix, atten_limit_db, gain_db, link)
+    stems = _native.render(data, channels, _rate(sample_rate), settings, _check_output(output), _model(model))
     return _result(stems, output, channels, dtype, ndim)
 
 
 class Denoiser:
     """Denoises a stream a block at a time, as the plugin does: each :meth:`process` call
     returns as many samples as it is given, delayed by :attr:`latency` samples (the first
-    ``latency`` samples of a stream are silence); :meth:`flush` returns the last ``latency``
-    samples. So ``concatenate([process(b) for b in blocks] + [flush()])[..., latency:]``
+    ``latency`` samples of a stream come before the signal: the engine filling up);
+    :meth:`flush` returns the last ``latency`` samples. So ``concatenate([process(b) for b in blocks] + [flush()])[..., latency:]``
     equals :func:`denoise` of the whole signal, for blocks of any sizes.
 
     Settings (:attr:`mix`, :attr:`atten_limit_db`, :attr:`gain_db`, :attr:`link`) may change
@@ -180,9 +183,8 @@ class Denoiser:
         if not 1 <= channels <= MAX_CHANNELS:
             raise ValueError(f"channels must be 1 to {MAX_CHANNELS}, not {channels}")
         self._settings = dict(mix=mix, atten_limit_db=atten_limit_db, gain_db=gain_db, link=link)
-        self._stream = _native.Stream(
-            _rate(sample_rate), channels, mix, atten_limit_db, gain_db, link, _check_output(output), _model(model)
-        )
+        settings = _native.Settings(mix, atten_limit_db, gain_db, link)
+        self._stream = _native.Stream(_rate(sample_rate), channels, settings, _check_output(output), _model(model))
         self.sample_rate = _rate(sample_rate)
         self.channels = channels
         self.output = output
@@ -215,7 +217,7 @@ class Denoiser:
 
     def _set(self, name: str, value) -> None:
         new = dict(self._settings, **{name: value})
-        self._stream.set(new["mix"], new["atten_limit_db"], new["gain_db"], new["link"])
+        self._stream.set(_native.Settings(new["mix"], new["atten_limit_db"], new["gain_db"], new["link"]))
         self._settings = new
 
     mix = property(lambda self: self._settings["mix"], lambda self, v: self._set("mix", v),
@@ -256,9 +258,9 @@ def denoise_file(
     :raises OSError: the input cannot be read or decoded, or the output cannot be written.
     :raises ValueError: a bad setting or format.
     """
+    settings = _native.Settings(mix, atten_limit_db, gain_db, link)
     out, _seconds, warnings = _native.denoise_file(
-        os.fspath(src), os.fspath(dst), None, mix, atten_limit_db, gain_db, link, _check_output(output),
-        format, force, _model(model),
+        os.fspath(src), os.fspath(dst), None, settings, _check_output(output), format, force, _model(model)
     )
     for w in warnings:
         import warnings as _warnings
