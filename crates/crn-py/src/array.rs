@@ -35,8 +35,13 @@ pub fn stems(output: &str) -> Result<Stems, String> {
     Stems::from_str(output, false).map_err(|_| format!("output must be 'denoised', 'removed' or 'both', not {output:?}"))
 }
 
-/// An array as a [`Source`]: pieces of the CLI's packet size order, so the render is the
-/// file's render.
+/// Whether `asked` (the `output` argument) includes the stem `stem`.
+pub fn wants(asked: Stems, stem: Stems) -> bool {
+    asked == stem || asked == Stems::Both
+}
+
+/// An array as a [`Source`], handed out in pieces as a decoder hands out packets: the render
+/// is then the CLI's render of a file holding these samples.
 struct Memory {
     channels: Vec<Vec<f32>>,
     rate: u32,
@@ -84,13 +89,14 @@ pub fn render<'py>(
 ) -> PyResult<(Option<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>)> {
     let settings = settings.0;
     let stems = stems(output).map_err(errors::value)?;
+    // Checked here as well as by the render, so a bad rate is a ValueError, not a failed render.
     crn_engine::engine::check_sample_rate(sample_rate).map_err(errors::value)?;
     let lease = py.detach(|| errors::guarded(|| Lease::take(model), errors::runtime))?;
     let (denoised, removed) = py.detach(|| {
         errors::guarded(
             || {
                 let mut source = Memory { channels: planar(data, channels)?, rate: sample_rate, pos: 0 };
-                let want = |s: Stems| (stems == s || stems == Stems::Both).then(|| vec![Vec::new(); channels]);
+                let want = |s: Stems| wants(stems, s).then(|| vec![Vec::new(); channels]);
                 let (mut denoised, mut removed) = (want(Stems::Denoised), want(Stems::Removed));
                 denoise_stream(
                     lease.model(),

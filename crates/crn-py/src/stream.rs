@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::array::{planar, stems, to_bytes};
+use crate::array::{planar, stems, to_bytes, wants};
 use crate::errors;
 use crate::models::Lease;
 use crn_cli::cli::args::Stems;
@@ -69,9 +69,8 @@ impl Inner {
             f(&mut out);
             out
         };
-        let wants = |s: Stems| self.stems == s || self.stems == Stems::Both;
-        let denoised = wants(Stems::Denoised).then(|| stem(&|o| render::gained_into(&y, self.gain, o)));
-        let removed = wants(Stems::Removed).then(|| {
+        let denoised = wants(self.stems, Stems::Denoised).then(|| stem(&|o| render::gained_into(&y, self.gain, o)));
+        let removed = wants(self.stems, Stems::Removed).then(|| {
             let x: Vec<&[f32]> = delayed.iter().map(Vec::as_slice).collect();
             stem(&|o| render::removed_into(&x, &y, self.gain, o))
         });

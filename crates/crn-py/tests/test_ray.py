@@ -74,7 +74,8 @@ def test_map_batches_over_arrays(local_ray, signals):
     rows.append({"id": 4, "amplitude": np.zeros((1, 1000), np.float32), "sample_rate": 4000})
     rows.append({"id": 5, "amplitude": np.zeros((1, 1000), np.float32), "sample_rate": 16_000})
     ds = ray.data.from_items(rows).map_batches(
-        Denoise, fn_constructor_kwargs=dict(output="both", atten_limit_db=20.0), batch_size=2, concurrency=2
+        Denoise, fn_constructor_kwargs=dict(output="both", atten_limit_db=20.0), batch_size=2,
+        compute=ray.data.ActorPoolStrategy(size=2),
     )
     out = sorted(ds.take_all(), key=lambda r: r["id"])
     assert [r["id"] for r in out] == list(range(6))
@@ -89,7 +90,9 @@ def test_map_batches_over_arrays(local_ray, signals):
 def test_read_audio_pipeline(local_ray, corpus, tmp_path):
     """ray.data.read_audio's rows straight into Denoise."""
     files = [str(corpus / n) for n in ("a.wav", "b.wav")]
-    ds = ray.data.read_audio(files, include_paths=True).map_batches(Denoise, concurrency=1, batch_size=1)
+    ds = ray.data.read_audio(files, include_paths=True).map_batches(
+        Denoise, batch_size=1, compute=ray.data.ActorPoolStrategy(size=1)
+    )
     out = {r["path"].rsplit("/", 1)[-1]: r for r in ds.take_all()}
     for name in ("a.wav", "b.wav"):
         x = out[name]["amplitude"]

@@ -32,7 +32,8 @@ def _settings(mix, atten_limit_db, gain_db, link) -> Dict[str, Any]:
 
 
 class Denoise:
-    """For ``ds.map_batches(Denoise, fn_constructor_kwargs={...}, concurrency=N)``.
+    """For ``ds.map_batches(Denoise, fn_constructor_kwargs={...},
+    compute=ray.data.ActorPoolStrategy(size=N))``: N actors, one model each.
 
     Reads the audio from ``column`` (default ``"amplitude"``, as ``read_audio`` names it:
     ``(channels, samples)`` float32) and its rate from ``rate_column`` (``"sample_rate"``), or
@@ -149,8 +150,8 @@ def denoise_files(
         if concurrency is None:
             concurrency = max(1, min(len(files), int(ray.cluster_resources().get("CPU", 1))))
         ds = ray.data.from_items([{"input": os.path.abspath(f)} for f in files])
-        ds = ds.map_batches(_Files, fn_constructor_args=args, batch_size=1,
-                            concurrency=concurrency, num_cpus=1, batch_format="numpy")
+        ds = ds.map_batches(_Files, fn_constructor_args=args, batch_size=1, num_cpus=1, batch_format="numpy",
+                            compute=ray.data.ActorPoolStrategy(size=concurrency))
         done = {r["input"]: r for r in ds.take_all()}
         for f in files:
             r = done[os.path.abspath(f)]
