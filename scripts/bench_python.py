@@ -10,7 +10,9 @@ A corpus of `--files` files of `--seconds` s each (espeak-ng speech in pink nois
 16-bit mono WAV, made here) is denoised twice each, alternately, by `crn-denoise --jobs 2 -o`
 and by `crn_denoise.ray.denoise_files(concurrency=2)` on `ray.init(num_cpus=2)`; the best of
 the two runs is kept for each. Throughput = seconds of audio / wall seconds (the Ray figure
-includes starting its actors and loading a model in each, not `ray.init`). Memory: the CLI
+includes starting its actors and loading a model in each, not `ray.init`). CPU time: the CLI
+process's (rusage) and the Ray workers' (/proc, sampled), so the cost of each path can be
+compared even when other work shares the cores. Memory: the CLI
 process's peak resident set (both jobs in one process), and each Ray worker process's peak
 resident set sampled every 0.1 s from /proc (the worker that runs `_Files`: Python, Ray's
 runtime, the package and one model).
@@ -77,25 +79,33 @@ def corpus(folder: Path, files: int, seconds: int) -> float:
     return files * seconds
 
 
-class RssSampler:
-    """Peak VmRSS (MiB) of every process whose command line contains `needle`, sampled."""
+class Sampler:
+    """Peak VmRSS (MiB) and CPU time (s, user + system) of every process whose command line
+    contains `needle`, sampled every 0.1 s (the last sample of a process that ended is kept:
+    a worker's CPU time is short by at most 0.1 s of its work)."""
 
     def __init__(self, needle: str):
-        self.needle, self.peaks, self.stop = needle.encode(), {}, threading.Event()
+        self.needle, self.rss, self.cpu, self.stop = needle.encode(), {}, {}, threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def sample(self, pid: str):
+        if self.needle not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()
+        self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self.tick
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                self.rss[pid] = max(self.rss.get(pid, 0.0), int(line.split()[1]) / 1024)
 
     def run(self):
         while not self.stop.is_set():
             for pid in filter(str.isdigit, os.listdir("/proc")):
                 try:
-                    if self.needle not in Path(f"/proc/{pid}/cmdline").read_bytes():
-                        continue
-                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                        if line.startswith("VmRSS:"):
-                            mib = int(line.split()[1]) / 1024
-                            self.peaks[pid] = max(self.peaks.get(pid, 0.0), mib)
-                except OSError:
-                    pass
+                    self.sample(pid)
+                except (OSError, ValueError, IndexError):
+                    pass  # the process ended meanwhile
             self.stop.wait(0.1)
 
     def __enter__(self):
@@ -108,28 +118,28 @@ class RssSampler:
 
 
 def run_cli(src: Path, out: Path, env):
-    """(wall seconds, peak resident MiB) of one CLI run: the rusage of that process alone."""
+    """(wall s, CPU s, peak resident MiB) of one CLI run: the rusage of that process alone."""
     shutil.rmtree(out, ignore_errors=True)
     t = time.perf_counter()
     p = subprocess.Popen([str(CLI), "-q", "--jobs", "2", str(src), "-o", str(out)], env=env)
     _, status, usage = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode:
-        raise SystemExit(f"crn-denoise failed ({p.returncode})")
-    return wall, usage.ru_maxrss / 1024
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"crn-denoise failed ({os.waitstatus_to_exitcode(status)})")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def run_ray(src: Path, out: Path):
+    """(wall s, CPU s of the workers, [peak resident MiB of each worker])."""
     from crn_denoise.ray import denoise_files
 
     shutil.rmtree(out, ignore_errors=True)
-    with RssSampler("_Files") as rss:
+    with Sampler("_Files") as workers:
         t = time.perf_counter()
         rows = denoise_files([src], out, concurrency=2)
         wall = time.perf_counter() - t
     assert all(r["error"] is None for r in rows), [r for r in rows if r["error"]]
-    return wall, sorted(rss.peaks.values())
+    return wall, sum(workers.cpu.values()), sorted(workers.rss.values())
 
 
 def main():
@@ -153,49 +163,50 @@ def main():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         ray.data.DataContext.get_current().enable_progress_bars = False
         ray_init = time.perf_counter() - t
-        cli_walls, ray_walls, cli_rss, worker_rss = [], [], [], []
+        cli_runs, ray_runs, worker_rss = [], [], []
         for _ in range(a.runs):
-            wall, rss = run_cli(src, tmp / "cli", env)
-            cli_walls.append(wall)
-            cli_rss.append(rss)
-            wall, rss = run_ray(src, tmp / "ray")
-            ray_walls.append(wall)
+            cli_runs.append(run_cli(src, tmp / "cli", env))
+            wall, cpu, rss = run_ray(src, tmp / "ray")
+            ray_runs.append((wall, cpu))
             worker_rss += rss
         same = all((tmp / "cli" / f.name).read_bytes() == (tmp / "ray" / f.name).read_bytes() for f in src.iterdir())
         ray.shutdown()
 
     cmd = f"target/py-venv/bin/python scripts/bench_python.py --files {a.files} --seconds {a.seconds} --runs {a.runs}"
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    best_cli, best_ray = min(cli_walls), min(ray_walls)
+    # The run of the best wall time, each: its wall and CPU seconds.
+    best_cli, cpu_cli = min(cli_runs)[:2]
+    best_ray, cpu_ray = min(ray_runs)
+    runs = lambda rs: ", ".join(f"{r[0]:.1f}" for r in rs)  # noqa: E731
     lines = [
         SECTION,
         "",
         f"Generated by `{cmd}` on {now} (after `bash scripts/test-python.sh`, which builds the wheel and "
         "installs it with `[ray]` into target/py-venv). Machine: "
-        f"{os.cpu_count()} logical CPUs, {platform.machine()}, Python {platform.python_version()}; the cores were "
-        "shared with other work while this ran, so treat small differences as noise.",
+        f"{os.cpu_count()} logical CPUs, {platform.machine()}, Python {platform.python_version()}.",
         "",
         f"The same {a.files} files ({a.seconds} s each, {audio / 60:.0f} min in all: espeak-ng speech in pink noise, "
         "48 kHz 16-bit mono WAV) denoised by the CLI with `--jobs 2` and by `crn_denoise.ray.denoise_files(..., "
         "concurrency=2)` on `ray.init(num_cpus=2)`, alternately, "
         f"{a.runs} runs each, best kept. Outputs of the two byte for byte equal: {'yes' if same else 'NO'}.",
         "",
-        "| | wall (best) | runs | throughput | peak memory |",
-        "|---|---:|---|---:|---:|",
-        f"| `crn-denoise --jobs 2 -o` | {best_cli:.1f} s | {', '.join(f'{w:.1f}' for w in cli_walls)} s | "
-        f"{audio / best_cli:.0f}x real time | {max(cli_rss):.0f} MiB (one process, 2 jobs) |",
-        f"| `denoise_files`, Ray, 2 actors | {best_ray:.1f} s | {', '.join(f'{w:.1f}' for w in ray_walls)} s | "
-        f"{audio / best_ray:.0f}x real time | {max(worker_rss):.0f} MiB per worker (peak of "
-        f"{len(worker_rss)} worker processes; median {sorted(worker_rss)[len(worker_rss) // 2]:.0f}) |",
+        "| | wall (best run) | runs | throughput | audio s per CPU s (best run) | peak memory |",
+        "|---|---:|---|---:|---:|---:|",
+        f"| `crn-denoise --jobs 2 -o` | {best_cli:.1f} s | {runs(cli_runs)} s | {audio / best_cli:.0f}x real time | "
+        f"{audio / cpu_cli:.0f} | {max(r[2] for r in cli_runs):.0f} MiB (one process, 2 jobs) |",
+        f"| `denoise_files`, Ray, 2 actors | {best_ray:.1f} s | {runs(ray_runs)} s | {audio / best_ray:.0f}x real time | "
+        f"{audio / cpu_ray:.0f} (workers only) | {max(worker_rss):.0f} MiB per worker (peak of {len(worker_rss)} "
+        f"worker processes; median {sorted(worker_rss)[len(worker_rss) // 2]:.0f}) |",
         "",
-        f"Ray through the package: {best_cli / best_ray:.0%} of the CLI's throughput on the same two CPUs "
-        f"(`ray.init` itself took {ray_init:.1f} s, not counted). "
-        + ("The two are level within this machine's noise: both spend nearly all their time in the same engine, "
-           "and what Ray adds (a task per file, the actors' start-up: a Python process and a model each) is small "
-           "next to a minute of audio per file. " if abs(best_cli / best_ray - 1) < 0.1 else
-           "The difference is Ray's own: a task per file, the actors' start-up (a Python process and a model each) "
-           "and its driver and object store on the same two cores. ")
-        + "A worker's memory is mostly Ray's Python runtime (pyarrow, the Ray Data executor) and one model; the "
+        f"Wall clock, Ray through the package makes {best_cli / best_ray:.0%} of the CLI's throughput "
+        f"(`ray.init` itself took {ray_init:.1f} s, not counted); per CPU second of the denoising processes, "
+        f"{(audio / cpu_ray) / (audio / cpu_cli):.0%}. Both run the same engine on one thread per file. "
+        "The cores were shared with other work while this ran (a training job at nice 19), and the two did not "
+        f"get the same CPU from it: the CLI {cpu_cli / best_cli:.2f} cores on average in its best run, Ray's "
+        f"workers {cpu_ray / best_ray:.2f}. So the wall-clock ratio says how each fared next to that work, and "
+        "the CPU-time ratio is the cost of the path itself. "
+        "Ray's driver, raylet and object store are not counted in its CPU time. "
+        "A worker's memory is mostly Ray's Python runtime (pyarrow, the Ray Data executor) and one model; the "
         "engine streams each file, so neither side grows with a file's length.",
         "",
     ]
