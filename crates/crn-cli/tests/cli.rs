@@ -886,3 +886,20 @@ fn long_files_stream_in_bounded_memory() {
         assert_eq!(n, FRAMES, "{}", stem.display());
     }
 }
+
+/// Rates outside 8-192 kHz are refused per file, with nothing written; the limits themselves pass.
+#[test]
+fn rates_outside_the_engine_range_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rate, ok) in [(4_000u32, false), (8_000, true), (192_000, true), (384_000, false)] {
+        let input = dir.path().join(format!("in{rate}.wav"));
+        let out = dir.path().join(format!("out{rate}.wav"));
+        write_wav(&input, &[vec![0.0; rate as usize / 10]], rate, 32);
+        let o = run(&[&"-q", &input, &out]);
+        assert_eq!(o.status.success(), ok, "{rate} Hz: {}", stderr(&o));
+        assert_eq!(out.exists(), ok, "{rate} Hz");
+        if !ok {
+            assert!(stderr(&o).contains(&format!("sample rate {rate} Hz is not supported")), "{}", stderr(&o));
+        }
+    }
+}

@@ -51,6 +51,8 @@ def _runtime_library() -> Optional[str]:
 _lib = _runtime_library()
 if _lib is not None:
     _native.use_runtime_library(_lib)
+elif "CRN_ORT_LIB" not in os.environ:
+    raise ImportError("crn_denoise needs ONNX Runtime's library: pip install onnxruntime==1.32.0 (or set $CRN_ORT_LIB)")
 
 
 def latency(sample_rate: int) -> int:

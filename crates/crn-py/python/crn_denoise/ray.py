@@ -16,7 +16,11 @@ import os
 from typing import Any, Dict, Iterable, List, Optional
 
 import numpy as np
-import ray
+
+try:
+    import ray
+except ImportError as e:  # the extra is optional
+    raise ImportError("crn_denoise.ray needs Ray Data: pip install 'crn_denoise[ray]'") from e
 
 import crn_denoise
 from crn_denoise import DEFAULTS, PathLike, _native
@@ -94,22 +98,25 @@ class _Files:
 
     def __init__(self, output_dir: str, settings: Dict[str, Any], output: str, format: Optional[str], force: bool,
                  model: Optional[str]):
-        self.output_dir, self.settings, self.model = output_dir, settings, model
+        self.output_dir, self.model = output_dir, model
         self.output, self.format, self.force = output, format, force
+        self.settings = _native.Settings(**settings)
         crn_denoise.denoise(np.zeros(1, np.float32), 16_000, **settings, model=model)  # loads the model
 
     def __call__(self, batch: Dict[str, Any]) -> Dict[str, Any]:
-        outputs, seconds, errors = [], [], []
-        settings = _native.Settings(**self.settings)
-        for src in batch["input"]:
-            try:
-                out, secs, _warnings = _native.denoise_file(
-                    str(src), None, self.output_dir, settings, self.output, self.format, self.force, self.model
-                )
-                outputs.append(os.fspath(out)), seconds.append(secs), errors.append(None)
-            except _ROW_ERRORS as e:
-                outputs.append(None), seconds.append(0.0), errors.append(f"{type(e).__name__}: {e}")
+        rows = [self._file(str(src)) for src in batch["input"]]
+        outputs, seconds, errors = (list(column) for column in zip(*rows)) if rows else ([], [], [])
         return {"input": list(batch["input"]), "output": outputs, "seconds": seconds, "error": errors}
+
+    def _file(self, src: str):
+        """(output path, seconds, None), or (None, 0.0, why it failed)."""
+        try:
+            out, secs, _warnings = _native.denoise_file(
+                src, None, self.output_dir, self.settings, self.output, self.format, self.force, self.model
+            )
+            return os.fspath(out), secs, None
+        except _ROW_ERRORS as e:
+            return None, 0.0, f"{type(e).__name__}: {e}"
 
 
 def denoise_files(
