@@ -13,9 +13,14 @@ use crate::settings::Settings;
 use crn_cli::cli::args::Stems;
 use crn_cli::cli::{denoise_stream, Sink, Source};
 
+/// The two stems, `(denoised, removed)`, each only if asked for: one buffer per channel.
+pub type Stems2 = (Option<Vec<Vec<f32>>>, Option<Vec<Vec<f32>>>);
+/// The same as planar bytes for Python.
+pub type StemBytes<'py> = (Option<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>);
+
 /// `bytes` (native-endian `float32`, channel after channel) as `channels` buffers.
 pub fn planar(bytes: &[u8], channels: usize) -> Result<Vec<Vec<f32>>, String> {
-    if channels == 0 || bytes.len() % (4 * channels) != 0 {
+    if channels == 0 || !bytes.len().is_multiple_of(4 * channels) {
         return Err(format!("{} bytes are not {channels} channel(s) of float32", bytes.len()));
     }
     let samples: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])).collect();
@@ -86,7 +91,7 @@ pub fn render<'py>(
     settings: Settings,
     output: &str,
     model: Option<PathBuf>,
-) -> PyResult<(Option<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>)> {
+) -> PyResult<StemBytes<'py>> {
     let settings = settings.0;
     let stems = stems(output).map_err(errors::value)?;
     // Checked here as well as by the render, so a bad rate is a ValueError, not a failed render.
@@ -111,5 +116,10 @@ pub fn render<'py>(
             errors::runtime,
         )
     })?;
-    Ok((denoised.map(|d| to_bytes(py, &d)), removed.map(|r| to_bytes(py, &r))))
+    Ok(stem_bytes(py, (denoised, removed)))
+}
+
+/// Both stems as bytes for Python.
+pub fn stem_bytes<'py>(py: Python<'py>, (d, r): Stems2) -> StemBytes<'py> {
+    (d.map(|d| to_bytes(py, &d)), r.map(|r| to_bytes(py, &r)))
 }

@@ -83,11 +83,14 @@ fn cli_args(paths: Vec<PathBuf>, out_dir: Option<PathBuf>) -> Args {
     }
 }
 
+/// Paths that stand for no file to denoise, each with the reason.
+type Failures = Vec<(PathBuf, String)>;
+
 /// The files `crn-denoise PATHS -o OUT_DIR` would denoise (directories expanded to the audio
 /// files in them, as the CLI does), and the paths that stand for none with the reason. Creates
 /// `out_dir`.
 #[pyfunction]
-pub fn expand_inputs(paths: Vec<PathBuf>, out_dir: PathBuf) -> PyResult<(Vec<PathBuf>, Vec<(PathBuf, String)>)> {
+pub fn expand_inputs(paths: Vec<PathBuf>, out_dir: PathBuf) -> PyResult<(Vec<PathBuf>, Failures)> {
     let (jobs, failures) = plan::jobs(&cli_args(paths, Some(out_dir))).map_err(errors::file)?;
     Ok((jobs.into_iter().map(|j| j.input).collect(), failures))
 }

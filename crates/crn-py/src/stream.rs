@@ -9,9 +9,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 
-use crate::array::{planar, stems, to_bytes, wants};
+use crate::array::{planar, stem_bytes, stems, wants, StemBytes, Stems2};
 use crate::errors;
 use crate::models::Lease;
 use crn_cli::cli::args::Stems;
@@ -31,8 +30,6 @@ struct Inner {
     _lease: Lease,
 }
 
-type Stems2<'py> = (Option<Bound<'py, PyBytes>>, Option<Bound<'py, PyBytes>>);
-
 impl Inner {
     fn set(&mut self, settings: Settings) {
         let (engine_settings, gain) = render::stem_settings(settings);
@@ -50,7 +47,7 @@ impl Inner {
     }
 
     /// One block through the engine, into the stems asked for.
-    fn process(&mut self, input: Vec<Vec<f32>>) -> (Option<Vec<Vec<f32>>>, Option<Vec<Vec<f32>>>) {
+    fn process(&mut self, input: Vec<Vec<f32>>) -> Stems2 {
         let n = input.first().map_or(0, Vec::len);
         let mut y = input.clone();
         {
@@ -93,10 +90,6 @@ impl Stream {
     }
 }
 
-fn to_py<'py>(py: Python<'py>, (d, r): (Option<Vec<Vec<f32>>>, Option<Vec<Vec<f32>>>)) -> Stems2<'py> {
-    (d.map(|d| to_bytes(py, &d)), r.map(|r| to_bytes(py, &r)))
-}
-
 #[pymethods]
 impl Stream {
     #[new]
@@ -123,7 +116,7 @@ impl Stream {
     }
 
     /// One block (planar float32 bytes of every channel) in, the stems of as many samples out.
-    fn process<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<Stems2<'py>> {
+    fn process<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<StemBytes<'py>> {
         let out = py.detach(|| {
             errors::guarded(
                 || {
@@ -133,11 +126,11 @@ impl Stream {
                 errors::runtime,
             )
         })?;
-        Ok(to_py(py, out))
+        Ok(stem_bytes(py, out))
     }
 
     /// The last `latency` samples (silence fed in), then a reset for the next stream.
-    fn flush<'py>(&self, py: Python<'py>) -> PyResult<Stems2<'py>> {
+    fn flush<'py>(&self, py: Python<'py>) -> PyResult<StemBytes<'py>> {
         let out = py.detach(|| {
             errors::guarded(
                 || {
@@ -150,17 +143,33 @@ impl Stream {
                 errors::runtime,
             )
         })?;
-        Ok(to_py(py, out))
+        Ok(stem_bytes(py, out))
     }
 
     /// Forgets the stream so far (its delay line and the model's state), as if new.
     fn reset(&self) -> PyResult<()> {
-        errors::guarded(|| self.with(|s| Ok(s.reset())), errors::runtime)
+        errors::guarded(
+            || {
+                self.with(|s| {
+                    s.reset();
+                    Ok(())
+                })
+            },
+            errors::runtime,
+        )
     }
 
     /// New settings from the next block on; the engine ramps the mix, limit and link over
     /// 20 ms, the gain changes at the block boundary.
     fn set(&self, settings: crate::settings::Settings) -> PyResult<()> {
-        errors::guarded(|| self.with(|s| Ok(s.set(settings.0))), errors::runtime)
+        errors::guarded(
+            || {
+                self.with(|s| {
+                    s.set(settings.0);
+                    Ok(())
+                })
+            },
+            errors::runtime,
+        )
     }
 }
