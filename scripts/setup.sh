@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian 12 machine with Rust and Python 3:
 # system packages (as root, or through sudo), the Python venv for training and host tests (and
-# maturin, for the Python package's wheel), and the ONNX Runtime library. Idempotent: fast when everything is there.
+# maturin, for the Python package's wheel), and the ONNX Runtime library. Idempotent: fast when
+# everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(espeak-ng sox libsox-fmt-all xvfb imagemagick xdotool libasound2-dev libjack-jackd2-dev
