@@ -100,8 +100,8 @@ fn number(s: &str, lo: f32, hi: f32, what: &str) -> Result<f32, String> {
 }
 
 /// `v` if it lies in `lo..=hi` (NaN does not), else why not: the range check of every option,
-/// the CLI's and the Python package's.
-pub fn in_range(v: f32, lo: f32, hi: f32, what: &str) -> Result<f32, String> {
+/// as the CLI parses it and in [`checked_settings`].
+fn in_range(v: f32, lo: f32, hi: f32, what: &str) -> Result<f32, String> {
     if !(lo..=hi).contains(&v) {
         return Err(format!("{what} must be between {lo} and {hi}"));
     }
