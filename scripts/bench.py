@@ -972,7 +972,11 @@ def main(argv=None):
     if plotted:
         L.append("\n![PESQ vs CPU](docs/quality_vs_cpu.png)\n")
         L.append(f"![Spectrogram before/after ({den_src})](docs/spectrogram.png)\n")
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(L) + "\n")
+    # The Python package's section is scripts/bench_python.py's (it needs the wheel's venv): kept.
+    from bench_python import put_section, section_of
+    bench_md = ROOT / "BENCHMARKS.md"
+    kept = section_of(bench_md.read_text()) if bench_md.exists() else ""
+    bench_md.write_text(put_section("\n".join(L) + "\n", kept))
     readme_cost(cpu, mono, stereo, peers, cold, startup, long_cli, crit, cli_cpu)
     (ROOT / "target/bench.json").write_text(json.dumps(
         {"criterion": crit, "startup": startup, "peers": peers, "engine": eng}, indent=1, default=str))

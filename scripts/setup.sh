@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian 12 machine with Rust and Python 3:
-# system packages (as root, or through sudo), the Python venv for training and host tests, and
-# the ONNX Runtime library. Idempotent: fast when everything is there.
+# system packages (as root, or through sudo), the Python venv for training and host tests (and
+# maturin, for the Python package's wheel), and the ONNX Runtime library. Idempotent: fast when
+# everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS=(espeak-ng sox libsox-fmt-all xvfb imagemagick xdotool libasound2-dev libjack-jackd2-dev
@@ -23,5 +24,11 @@ fi
 if ! .venv/bin/python -c "import torch, onnxruntime, pedalboard, pesq, pystoi, crn_train" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e "training[eval,test]" pedalboard
+fi
+# maturin builds the Python package's wheel (crates/crn-py); its version is pinned once, in
+# that package's pyproject.toml (build-system.requires).
+MATURIN=$(sed -n 's/.*"maturin==\([0-9.]*\)".*/\1/p' crates/crn-py/pyproject.toml)
+if [ "$(.venv/bin/maturin --version 2>/dev/null)" != "maturin $MATURIN" ]; then
+  .venv/bin/pip install -q "maturin==$MATURIN"
 fi
 bash scripts/fetch-onnxruntime.sh >/dev/null

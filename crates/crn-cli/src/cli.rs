@@ -1,11 +1,13 @@
 //! The `crn-denoise` command: files in, denoised files out, through exactly the plugin's
 //! engine in offline mode (what a host's bounce renders). [`args`] reads the command line,
-//! [`plan`] names and guards the outputs, [`pipeline`] runs one file.
+//! [`plan`] names and guards the outputs, [`pipeline`] runs one file, [`stream`] is the render
+//! itself (shared with the Python package).
 
 pub mod args;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;
+pub mod stream;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -14,7 +16,7 @@ use clap::Parser;
 use rayon::prelude::*;
 
 pub use args::{Args, Format, Stems};
-pub use pipeline::{denoise_stream, BLOCK};
+pub use stream::{denoise_stream, Sink, Source, BLOCK};
 pub use plan::{output_name, removed_path, AUDIO_EXTENSIONS};
 use crn_engine::model;
 

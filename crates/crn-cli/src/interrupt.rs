@@ -16,11 +16,9 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// Installs the handlers and records the umask; call first thing in `main`, single-threaded.
 pub fn install() {
+    record_umask();
     #[cfg(unix)]
     unsafe {
-        let m = libc::umask(0o022);
-        libc::umask(m);
-        UMASK.store(m as u32, Ordering::Relaxed);
         for sig in [libc::SIGINT, libc::SIGTERM] {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
@@ -28,6 +26,18 @@ pub fn install() {
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
+    }
+}
+
+/// Records the process umask, which outputs' permissions follow, without installing handlers:
+/// for a library host that keeps its own (the Python package). Reading the umask means setting
+/// it for a moment, so call it once, early.
+pub fn record_umask() {
+    #[cfg(unix)]
+    unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        UMASK.store(m as u32, Ordering::Relaxed);
     }
 }
 

@@ -628,7 +628,7 @@ fn progress_moves_within_a_file() {
     let pending = audio_io::PendingFile::create(&out).unwrap();
     let mut w = pending.writer(1, rate, audio_io::Encoding::WavFloat32).unwrap();
     let mut seen = Vec::new();
-    let seconds = crn_cli::cli::denoise_stream(common::model(), &mut decoder, Settings::default(), Some(&mut w), None, &mut |f| {
+    let seconds = crn_cli::cli::denoise_stream(common::model(), &mut decoder, Settings::default(), Some(&mut w as &mut dyn crn_cli::cli::Sink), None, &mut |f| {
         seen.push(f)
     })
     .unwrap();
@@ -893,5 +893,22 @@ fn long_files_stream_in_bounded_memory() {
             buf.iter_mut().for_each(Vec::clear);
         }
         assert_eq!(n, FRAMES, "{}", stem.display());
+    }
+}
+
+/// Rates outside 8-192 kHz are refused per file, with nothing written; the limits themselves pass.
+#[test]
+fn rates_outside_the_engine_range_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rate, ok) in [(4_000u32, false), (8_000, true), (192_000, true), (384_000, false)] {
+        let input = dir.path().join(format!("in{rate}.wav"));
+        let out = dir.path().join(format!("out{rate}.wav"));
+        write_wav(&input, &[vec![0.0; rate as usize / 10]], rate, 32);
+        let o = run(&[&"-q", &input, &out]);
+        assert_eq!(o.status.success(), ok, "{rate} Hz: {}", stderr(&o));
+        assert_eq!(out.exists(), ok, "{rate} Hz");
+        if !ok {
+            assert!(stderr(&o).contains(&format!("sample rate {rate} Hz is not supported")), "{}", stderr(&o));
+        }
     }
 }

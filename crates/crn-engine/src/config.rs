@@ -49,6 +49,22 @@ pub(crate) const MAX_SLACK: usize = 1;
 /// of a process together also wait at most this share of real time (`budget`).
 pub const WAIT_SHARE: f64 = 0.5;
 
+/// The sample rates the engine is meant for, in Hz: 8 kHz telephone speech to 192 kHz studio
+/// rates. The STFT works at any rate, but below 8 kHz a 10 ms hop holds too few samples for the
+/// model's bands and above 192 kHz no recorder or host runs. Front ends that take a rate from a
+/// user (the CLI from a file, the Python package from an argument) refuse others with
+/// [`check_sample_rate`].
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
+
+/// `Err` with the reason for a rate outside [`SAMPLE_RATES`].
+pub fn check_sample_rate(rate: u32) -> Result<(), String> {
+    if SAMPLE_RATES.contains(&rate) {
+        Ok(())
+    } else {
+        Err(format!("sample rate {rate} Hz is not supported (the denoiser runs at {} to {} Hz)", SAMPLE_RATES.start(), SAMPLE_RATES.end()))
+    }
+}
+
 /// Longest stretch processed in one ingest / emit pass; longer blocks are split into such
 /// chunks (same output, same latency). It bounds the frames in flight and so the preallocation.
 pub const MAX_CHUNK: usize = 8192;

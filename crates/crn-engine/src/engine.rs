@@ -47,7 +47,7 @@ use crate::mixer::Mixer;
 use crate::model::Model;
 use crate::stft::{Buffers, FrameSpec, Transform};
 
-pub use crate::config::{Config, LatencyMode, Mode, MAX_CHUNK, WAIT_SHARE};
+pub use crate::config::{check_sample_rate, Config, LatencyMode, Mode, MAX_CHUNK, SAMPLE_RATES, WAIT_SHARE};
 pub use crate::controls::{db_to_gain, defaults, Output, Settings, NO_LIMIT_DB};
 pub use crate::handoff::WaitStats;
 pub use crate::mixer::sanitise;

@@ -1,7 +1,8 @@
 //! The ONNX CRN through ONNX Runtime: one environment per process, one session per instance.
 //!
 //! The runtime library is loaded at run time from `$CRN_ORT_LIB` when that is set (and then
-//! only from there), else from the directory of the binary that holds this code (the plugin's
+//! only from there), else from the path a host program gave [`use_runtime_library`] (the Python
+//! package: the `onnxruntime` wheel's library), else from the directory of the binary that holds this code (the plugin's
 //! `.so` inside its bundle, or the CLI), and that directory's `lib/`. Only under cargo (`cargo
 //! run`, `cargo test`, which set `CARGO_MANIFEST_DIR` in the environment) is the checkout's
 //! `runtime/` folder tried as well: a shipped binary never looks at the build machine's paths.
@@ -23,6 +24,16 @@ pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../../assets/crn.onnx");
 pub const ORT_LIB_NAME: &str = "libonnxruntime.so.1.32.0";
 
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
+static RUNTIME_LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Loads ONNX Runtime from `path` (unless `$CRN_ORT_LIB` is set): for a host that ships the
+/// library elsewhere than beside this code, such as the Python package, whose runtime is the
+/// `onnxruntime` wheel's. Must come before the first model loads; false if it came too late
+/// (the environment already exists) or a different path was given before.
+pub fn use_runtime_library(path: &Path) -> bool {
+    let first = RUNTIME_LIBRARY.get_or_init(|| path.to_path_buf()) == path;
+    first && ENVIRONMENT.get().is_none()
+}
 
 /// Directory of the shared object or executable that contains this function.
 pub fn own_binary_dir() -> Option<PathBuf> {
@@ -41,6 +52,9 @@ fn runtime_candidates() -> Vec<PathBuf> {
     let mut c = Vec::new();
     if let Some(p) = std::env::var_os("CRN_ORT_LIB") {
         return vec![PathBuf::from(p)];
+    }
+    if let Some(p) = RUNTIME_LIBRARY.get() {
+        return vec![p.clone()];
     }
     if let Some(dir) = own_binary_dir() {
         c.push(dir.join(ORT_LIB_NAME));
@@ -62,7 +76,7 @@ pub fn environment() -> Result<&'static ort::environment::Environment, String> {
             let lib = runtime_candidates()
                 .into_iter()
                 .find(|p| p.is_file())
-                .ok_or_else(|| format!("ONNX Runtime library {ORT_LIB_NAME} not found next to the plugin (or $CRN_ORT_LIB)"))?;
+                .ok_or_else(|| format!("ONNX Runtime library not found: {}", describe(&runtime_candidates())))?;
             catch(|| {
                 ort::init_from(&lib)
                     .map_err(|e| format!("cannot load {}: {e}", lib.display()))?
@@ -74,6 +88,13 @@ pub fn environment() -> Result<&'static ort::environment::Environment, String> {
         })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+fn describe(candidates: &[PathBuf]) -> String {
+    match candidates {
+        [one] => one.display().to_string(),
+        _ => format!("{ORT_LIB_NAME} next to the plugin (or $CRN_ORT_LIB)"),
+    }
 }
 
 /// Runs `f`, turning a panic into an error so nothing unwinds into the host.

@@ -96,6 +96,12 @@ pub struct Args {
 
 fn number(s: &str, lo: f32, hi: f32, what: &str) -> Result<f32, String> {
     let v: f32 = s.trim().trim_end_matches('%').parse().map_err(|_| format!("'{s}' is not a number"))?;
+    in_range(v, lo, hi, what)
+}
+
+/// `v` if it lies in `lo..=hi` (NaN does not), else why not: the range check of every option,
+/// as the CLI parses it and in [`checked_settings`].
+fn in_range(v: f32, lo: f32, hi: f32, what: &str) -> Result<f32, String> {
     if !(lo..=hi).contains(&v) {
         return Err(format!("{what} must be between {lo} and {hi}"));
     }
@@ -118,14 +124,29 @@ fn gain_db(s: &str) -> Result<f32, String> {
 impl Args {
     /// The engine settings these options stand for.
     pub fn settings(&self) -> Settings {
-        Settings {
-            mix: self.mix / 100.0,
-            attenuation_limit_db: self.atten_limit,
-            output_gain_db: self.gain,
-            stereo_link: !self.no_link,
-            bypass: false,
-            // The pipeline forms the stems itself, before the gain (see `render::stem_settings`).
-            output: Output::Denoised,
-        }
+        settings(self.mix / 100.0, self.atten_limit, self.gain, !self.no_link)
     }
+}
+
+/// The engine settings for the options' values, with the mix as a share (0..1).
+pub fn settings(mix: f32, atten_limit_db: f32, gain_db: f32, link: bool) -> Settings {
+    Settings {
+        mix,
+        attenuation_limit_db: atten_limit_db,
+        output_gain_db: gain_db,
+        stereo_link: link,
+        bypass: false,
+        // The pipeline forms the stems itself, before the gain (see `render::stem_settings`).
+        output: Output::Denoised,
+    }
+}
+
+/// [`settings`], refusing values outside the options' ranges, as the CLI's parser does: for
+/// callers that take the values from elsewhere (the Python package).
+pub fn checked_settings(mix: f32, atten_limit_db: f32, gain_db: f32, link: bool) -> Result<Settings, String> {
+    let (lo, hi) = defaults::OUTPUT_GAIN_RANGE_DB;
+    in_range(mix, 0.0, 1.0, "mix")?;
+    in_range(atten_limit_db, 0.0, NO_LIMIT_DB, "attenuation limit")?;
+    in_range(gain_db, lo, hi, "gain")?;
+    Ok(settings(mix, atten_limit_db, gain_db, link))
 }

@@ -1,23 +1,16 @@
 //! The pipeline for one file: decoder -> engine (offline, as a host's bounce renders) ->
 //! encoders writing temporary files -> renamed into place.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::args::{Args, Stems};
 use super::plan::{self, Claims, Job};
 use super::progress::Progress;
-use crate::audio_io::{self, Decoder, Writer};
-use crn_engine::engine::{Engine, Mode, Settings};
-use crn_engine::meter::Meters;
+use super::stream::{denoise_stream, Sink};
+use crate::audio_io::{self, Decoder};
+use crn_engine::engine::Settings;
 use crn_engine::model::{self, Model};
-use crn_engine::render::{self, Piece, Streamer};
-
-/// Host block size for the offline render: the engine's largest chunk, so each model call takes
-/// every frame of 8192 samples at once (17 frames at 48 kHz; `crn_engine::inline`). Another
-/// block size gives the same output to float rounding.
-pub const BLOCK: usize = crn_engine::engine::MAX_CHUNK;
 
 /// Result of one file.
 pub struct Done {
@@ -48,7 +41,8 @@ impl ModelPool {
         Ok(Self { path, idle: Mutex::new(vec![first.clone()]), first })
     }
 
-    fn take(&self) -> Arc<Model> {
+    /// A model no other file is using now; give it back with [`ModelPool::give`].
+    pub fn take(&self) -> Arc<Model> {
         if let Some(m) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
             return m;
         }
@@ -56,63 +50,10 @@ impl ModelPool {
         Self::load(self.path.as_deref()).map(Arc::new).unwrap_or_else(|_| self.first.clone())
     }
 
-    fn give(&self, m: Arc<Model>) {
+    pub fn give(&self, m: Arc<Model>) {
         if let Ok(mut v) = self.idle.lock() {
             v.push(m);
         }
-    }
-}
-/// Streams `decoder` through the engine exactly as the plugin's offline bounce renders, a
-/// host block at a time, into the stems asked for: `denoised` and `removed` (input minus
-/// denoised), both formed before the output gain, which then applies to each (so at any gain
-/// the removed stem holds only what was taken away, and the two sum to the gained input).
-/// `progress` hears the frames decoded so far after each packet. Returns the seconds of audio
-/// processed.
-pub fn denoise_stream(
-    model: Arc<Model>,
-    decoder: &mut Decoder,
-    settings: Settings,
-    mut denoised: Option<&mut Writer<File>>,
-    mut removed: Option<&mut Writer<File>>,
-    progress: &mut dyn FnMut(u64),
-) -> Result<f64, String> {
-    let channels = decoder.channels;
-    let mut engine = Engine::new(decoder.sample_rate as f32, channels, Some(model), Mode::Offline, Arc::new(Meters::default()));
-    let (engine_settings, gain) = render::stem_settings(settings);
-    engine.set(engine_settings);
-    engine.reset();
-    let mut streamer = Streamer::new(&engine, channels, BLOCK, removed.is_some());
-    let mut stem: Vec<Vec<f32>> = vec![Vec::new(); channels];
-    let mut sink = |piece: Piece| -> Result<(), String> {
-        if let Some(w) = denoised.as_deref_mut() {
-            render::gained_into(piece.output, gain, &mut stem);
-            w.write(&stem.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
-        }
-        if let (Some(w), Some(input)) = (removed.as_deref_mut(), piece.input) {
-            render::removed_into(input, piece.output, gain, &mut stem);
-            w.write(&stem.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
-        }
-        Ok(())
-    };
-    let mut packet: Vec<Vec<f32>> = vec![Vec::new(); channels];
-    let mut frames = 0u64;
-    loop {
-        if crate::interrupt::requested() {
-            return Err("interrupted".into());
-        }
-        packet.iter_mut().for_each(Vec::clear);
-        if !decoder.read(&mut packet)? {
-            break;
-        }
-        frames += packet[0].len() as u64;
-        progress(frames);
-        let slices: Vec<&[f32]> = packet.iter().map(Vec::as_slice).collect();
-        streamer.push(&mut engine, &slices, &mut sink)?;
-    }
-    streamer.finish(&mut engine, &mut sink)?;
-    match engine.worker_error() {
-        Some(e) => Err(format!("inference failed: {e}")),
-        None => Ok(frames as f64 / decoder.sample_rate as f64),
     }
 }
 /// One output file's content.
@@ -142,6 +83,15 @@ fn stems(output: Stems) -> &'static [Stem] {
     }
 }
 
+/// Denoises one input on its own, as the CLI would with these options: no progress shown, the
+/// outputs claimed by this job alone, a panic turned into the error. What the Python package
+/// runs for each file.
+pub fn process_one(job: &Job, args: &Args, pool: &ModelPool) -> Result<Done, String> {
+    let claims = Claims::new(std::slice::from_ref(job));
+    let progress = Progress::new(1, true);
+    model::catch(|| process(job, args, args.settings(), pool, &claims, &progress))
+}
+
 /// Denoises one job's input into its planned outputs: all of them or none.
 pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, claims: &Claims, progress: &Progress) -> Result<Done, String> {
     plan::check_not_input(job, claims)?;
@@ -168,8 +118,8 @@ pub fn process(job: &Job, args: &Args, settings: Settings, pool: &ModelPool, cla
     }
     let model = pool.take();
     let result = {
-        let mut denoised = None;
-        let mut removed = None;
+        let mut denoised: Option<&mut dyn Sink> = None;
+        let mut removed: Option<&mut dyn Sink> = None;
         for (_, w, stem) in files.iter_mut() {
             *match stem {
                 Stem::Denoised => &mut denoised,
