@@ -32,14 +32,6 @@ unsafe extern "C" fn connect_port(h: Handle, port: c_ulong, data: *mut Data) {
     handle::connect(h, port as usize, data)
 }
 
-unsafe extern "C" fn activate(h: Handle) {
-    handle::activate(h)
-}
-
 unsafe extern "C" fn run(h: Handle, n: c_ulong) {
     handle::run(h, n as usize)
-}
-
-unsafe extern "C" fn cleanup(h: Handle) {
-    handle::cleanup(h)
 }

@@ -38,9 +38,11 @@ pub unsafe fn connect(h: Handle, port: usize, data: *mut f32) {
     with(h, |i| i.connect(port, data))
 }
 
+/// LADSPA's and LV2's `activate` alike (same C signature).
+///
 /// # Safety
 /// A handle from [`instantiate`] (or null).
-pub unsafe fn activate(h: Handle) {
+pub unsafe extern "C" fn activate(h: Handle) {
     with(h, |i| i.activate())
 }
 
@@ -50,11 +52,12 @@ pub unsafe fn run(h: Handle, n: usize) {
     with(h, |i| i.run(n))
 }
 
-/// Frees the instance (dropping the engine joins its worker thread).
+/// Frees the instance (dropping the engine joins its worker thread): LADSPA's and LV2's
+/// `cleanup` alike (same C signature).
 ///
 /// # Safety
 /// A handle from [`instantiate`] (or null), not used again.
-pub unsafe fn cleanup(h: Handle) {
+pub unsafe extern "C" fn cleanup(h: Handle) {
     if !h.is_null() {
         let _ = catch_unwind(|| drop(Box::from_raw(h as *mut Instance)));
     }

@@ -38,10 +38,10 @@ fn plugins() -> &'static [Plugin] {
                     uri: uri.as_ptr(),
                     instantiate,
                     connect_port,
-                    activate: Some(activate),
+                    activate: Some(handle::activate),
                     run,
                     deactivate: None,
-                    cleanup,
+                    cleanup: handle::cleanup,
                     extension_data,
                 };
                 Plugin { descriptor, _uri: uri }
@@ -67,16 +67,8 @@ unsafe extern "C" fn connect_port(h: Handle, port: u32, data: *mut c_void) {
     handle::connect(h, port as usize, data as *mut f32)
 }
 
-unsafe extern "C" fn activate(h: Handle) {
-    handle::activate(h)
-}
-
 unsafe extern "C" fn run(h: Handle, n: u32) {
     handle::run(h, n as usize)
-}
-
-unsafe extern "C" fn cleanup(h: Handle) {
-    handle::cleanup(h)
 }
 
 /// No extensions: everything the host needs is in the Turtle.
