@@ -165,8 +165,10 @@ class Session:
         pytest.fail(f"not linked: {set(pairs) - self.link_pairs()}\n{self.links()}")
 
     def force_quantum(self, quantum):
-        """The quantum change a user makes while everything runs."""
+        """The quantum change a user makes while everything runs (the daemon's settings say so
+        afterwards; a build that printed the plugin's block sizes saw every one of them)."""
         subprocess.run([tool("pw-metadata"), "-n", "settings", "0", "clock.force-quantum", str(quantum)], env=self.env, check=True, capture_output=True, timeout=10)
+        self.wait_for(lambda out: f"key:'clock.force-quantum' value:'{quantum}'" in out, ["pw-metadata", "-n", "settings"], f"quantum {quantum}")
 
     def record(self, tmp, x, target, ports, during=None):
         """Plays `x` (channels, n) into node `target` with pw-cat and records the output ports
