@@ -19,7 +19,9 @@
 4. Quality (WB-PESQ, STOI, SI-SDR at 0 dB SNR) from assets/eval.json.
 5. Real time: `cargo build --release -p crn-engine --example wait` and its table (blocks handed to the engine
    at a host callback's pace, both latency modes, 64..8192-sample blocks, a spinning thread on the other core):
-   how often and how long the audio thread waits for inference, and how often the held-gain fallback fires.
+   how often and how long the audio thread waits for inference, and how often the held-gain fallback fires;
+   and `cargo build --release -p crn-live --example quanta` and its table (the LADSPA/LV2 plugin's CPU at
+   PipeWire's quanta 128, 256, 1024 at 48 kHz beside the CLAP's).
 6. The CLI on a long file (`--long-minutes`, default 60, of 48 kHz 16-bit stereo): wall time and peak resident
    memory of the process (streamed, so it does not grow with the file).
 7. BENCHMARKS.md, docs/quality_vs_cpu.png, docs/spectrogram.png.
@@ -131,11 +133,21 @@ def criterion_results() -> dict[str, dict]:
 ORT_ENV = dict(os.environ, CRN_ORT_LIB=str(ROOT / "runtime/libonnxruntime.so.1.32.0"))
 
 
+def example_table(name: str, seconds: float) -> list[str]:
+    """target/release/examples/NAME SECONDS: the markdown table it prints."""
+    exe = ROOT / "target/release/examples" / name
+    p = subprocess.run([str(exe), str(seconds)], cwd=ROOT, check=True, capture_output=True, text=True, env=ORT_ENV)
+    return [l for l in p.stdout.splitlines() if l.startswith("|")]
+
+
+def run_quanta(seconds: float) -> dict:
+    """crates/crn-live/examples/quanta.rs: the LADSPA/LV2 plugin's and the CLAP's CPU at PipeWire's quanta."""
+    return {"table": example_table("quanta", seconds), "loadavg": os.getloadavg()[0], "seconds": seconds}
+
+
 def run_wait(seconds: float) -> dict:
     """examples/wait.rs: its markdown table, and the load on the machine while it ran."""
-    exe = ROOT / "target/release/examples/wait"
-    p = subprocess.run([str(exe), str(seconds)], cwd=ROOT, check=True, capture_output=True, text=True, env=ORT_ENV)
-    table = [l for l in p.stdout.splitlines() if l.startswith("|")]
+    table = example_table("wait", seconds)
     rows = []
     for l in table[2:]:
         c = [x.strip() for x in l.strip("|").split("|")]
@@ -673,9 +685,11 @@ def main(argv=None):
         sh(["cargo", "build", "--release", "-p", "crn-engine", "--example", "startup", "--example", "wait",
             "--example", "nnnoiseless_file"])
         sh(["cargo", "build", "--release", "--bin", "crn-denoise"])
+        sh(["cargo", "build", "--release", "-p", "crn-live", "--example", "quanta"])
     crit = criterion_results()
     startup = run_startup()
     wait = run_wait(args.wait_seconds)
+    quanta = run_quanta(args.wait_seconds)
     long_cli = run_long_cli(args.long_minutes)
 
     noisy, clean, noise_name = test_signal(args.seconds, args.data)
@@ -932,6 +946,21 @@ def main(argv=None):
              + ", ".join(f"{m} mode {w} of {n}" for m, (w, n) in by_mode.items())
              + ". CPU is the same in both modes (the same frames are analysed once each); the 20 ms mode "
              "saves 10 ms of delay.")
+    L.append("")
+
+    L.append("## Live chains: CPU at PipeWire's quanta\n")
+    L.append(f"`CRN_ORT_LIB=$PWD/runtime/libonnxruntime.so.1.32.0 target/release/examples/quanta {quanta['seconds']:g}` "
+             "(crates/crn-live/examples/quanta.rs): the LADSPA/LV2 plugin (`crn_live::Instance`, what both "
+             "libraries' `run` calls) beside the CLAP (the engine as the plugin's `activate` configures it), "
+             "48 kHz mono as in the denoised microphone, at PipeWire's usual quanta, each block handed over at "
+             f"the pace of a host callback for {quanta['seconds']:g} s per row (load average "
+             f"{quanta['loadavg']:.1f} when it ended). CPU: every thread of the process (audio thread and "
+             "inference worker) per second of audio.\n")
+    L.extend(quanta["table"])
+    L.append("")
+    L.append("- Both run the same engine; the LADSPA/LV2 path adds a copy of each block through its scratch "
+             "buffers and the pace check. Paced in real time, the worker's wake-ups and the per-block work "
+             "cost more than the offline criterion rows above, and more at smaller quanta.")
     L.append("")
 
     L.append("## Against other denoisers\n")

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from signals import pink_noise
+
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "target" / "bundled"
 LADSPA_SO = BUNDLED / "crn_denoise_ladspa.so"
@@ -42,15 +44,6 @@ def expected_latency(rate, live):
     """One 20 ms frame plus, at 30 ms, one hop; the hop is floor(rate / 100) (README, Latency)."""
     hop = rate // 100
     return 2 * hop + (0 if live else hop)
-
-
-def pink_noise(channels, n, rms, seed):
-    rng = np.random.default_rng(seed)
-    spectrum = np.fft.rfft(rng.standard_normal((channels, n)), axis=-1)
-    f = np.arange(spectrum.shape[-1], dtype=np.float64)
-    f[0] = 1.0
-    x = np.fft.irfft(spectrum / np.sqrt(f), n=n, axis=-1)
-    return (x * rms / np.sqrt(np.mean(x**2))).astype(np.float32)
 
 
 def speech(rate, tmp):

@@ -11,6 +11,7 @@ Needs `cargo xtask bundle crn_denoise --release`, then
 import ctypes
 import os
 import re
+import shutil
 import subprocess
 
 import numpy as np
@@ -173,16 +174,25 @@ def test_render_equals_the_cli(tmp_path, label, rate):
     assert gain > 3.0, f"SNR gain only {gain:.1f} dB"
 
 
-@pytest.mark.parametrize("label", ["crn_denoise_stereo", "crn_denoise_mono_live"])
-def test_without_a_model_audio_passes_delayed_by_the_same_latency(tmp_path, label):
-    """A model that cannot be loaded (as without ONNX Runtime): the plugin says why and passes
-    the input through at full mix, delayed by the latency it reports."""
+@pytest.mark.parametrize("label,missing", [("crn_denoise_stereo", "model"), ("crn_denoise_mono_live", "model"), ("crn_denoise_mono", "runtime")])
+def test_without_a_model_audio_passes_delayed_by_the_same_latency(tmp_path, label, missing):
+    """A model that cannot be loaded, or the library installed without ONNX Runtime beside it:
+    the plugin says why and passes the input through at full mix, delayed by the latency it
+    reports."""
     rate = 48000
     channels = 2 if "stereo" in label else 1
     _, noisy = live.noisy_speech(rate, channels, tmp_path)
     lat = expected_latency(rate, label.endswith("_live"))
     inp = live.write(tmp_path / "noisy.wav", noisy, rate)
-    y, stderr = applyplugin(inp, tmp_path / "out.wav", label, controls(label), CRN_MODEL=str(tmp_path / "missing.onnx"))
-    assert "passing audio through" in stderr and "missing.onnx" in stderr
+    if missing == "model":
+        extra, why = {"CRN_MODEL": str(tmp_path / "missing.onnx")}, "missing.onnx"
+    else:
+        assert "CRN_ORT_LIB" not in os.environ, "unset CRN_ORT_LIB: the plugin would load the runtime from there"
+        alone = tmp_path / "ladspa"
+        alone.mkdir()
+        shutil.copy(need(LADSPA_SO), alone / LADSPA_SO.name)
+        extra, why = {"LADSPA_PATH": str(alone)}, "ONNX Runtime library"
+    y, stderr = applyplugin(inp, tmp_path / "out.wav", label, controls(label), **extra)
+    assert "passing audio through" in stderr and why in stderr, stderr
     assert np.max(np.abs(y[:, lat:] - noisy[:, :-lat])) <= 1.5 * LSB
     assert np.max(np.abs(y[:, :lat])) <= LSB

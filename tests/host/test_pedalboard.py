@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import pedalboard
+from signals import pink_noise
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "target" / "bundled" / "crn_denoise.vst3"
@@ -25,17 +26,6 @@ PARAMS = ["mix", "attenuation_limit_db", "output_gain_db", "stereo_link", "bypas
 
 # --------------------------------------------------------------------------------------------
 # Signals
-
-
-def pink_noise(channels, n, rms, seed):
-    """Noise with a 1/f power spectrum, float32, shape (channels, n), at the given RMS."""
-    rng = np.random.default_rng(seed)
-    spectrum = np.fft.rfft(rng.standard_normal((channels, n)), axis=-1)
-    f = np.arange(spectrum.shape[-1], dtype=np.float64)
-    f[0] = 1.0
-    x = np.fft.irfft(spectrum / np.sqrt(f), n=n, axis=-1)
-    x *= rms / np.sqrt(np.mean(x**2))
-    return x.astype(np.float32)
 
 
 def voice(n, rate):

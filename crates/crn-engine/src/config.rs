@@ -91,11 +91,16 @@ pub struct Config {
     /// only its own deadline such a host waits for every frame; a real-time host still waits
     /// at most [`WAIT_SHARE`] of each block.
     pub process_budget: bool,
+    /// Whether building the engine runs one frame of silence through the worker's own model
+    /// binding, and waits for it (ONNX Runtime's first run of a shape is many times slower than
+    /// the next). For hosts that may start processing right after instantiating, without a
+    /// real-time announcement (the LADSPA and LV2 plugins): their first frames are then on time.
+    pub warm_up: bool,
 }
 
 impl Config {
     pub fn new(sample_rate: f32, channels: usize, mode: Mode) -> Self {
-        Self { sample_rate, channels, mode, latency: LatencyMode::Standard, max_block: MAX_CHUNK, wait_share: WAIT_SHARE, process_budget: true }
+        Self { sample_rate, channels, mode, latency: LatencyMode::Standard, max_block: MAX_CHUNK, wait_share: WAIT_SHARE, process_budget: true, warm_up: false }
     }
 
     pub fn with_wait_share(self, wait_share: f64) -> Self {
@@ -109,6 +114,11 @@ impl Config {
     /// Without the process-wide budget: only each block's own deadline ([`Config::process_budget`]).
     pub fn without_process_budget(self) -> Self {
         Self { process_budget: false, ..self }
+    }
+
+    /// With a warm-up frame through the worker at build time ([`Config::warm_up`]).
+    pub fn with_warm_up(self) -> Self {
+        Self { warm_up: true, ..self }
     }
 
     pub fn with_max_block(self, max_block: usize) -> Self {

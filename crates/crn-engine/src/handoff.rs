@@ -122,7 +122,7 @@ impl Handoff {
             (None, _) => Backend::Passthrough(None),
             // After a reset the frames of the old stream may all still be in flight while a
             // full ring of new ones goes out: twice the ring, plus one.
-            (Some(m), Mode::Realtime) => match Worker::spawn(m, nch, 2 * ring + 1) {
+            (Some(m), Mode::Realtime) => match Worker::spawn(m, nch, 2 * ring + 1, config.warm_up) {
                 Ok(w) => Backend::Worker(w),
                 // No thread, no denoising; but never a panic inside the host's `activate`.
                 Err(e) => Backend::Passthrough(Some(e)),

@@ -71,7 +71,9 @@ pub struct Worker {
 impl Worker {
     /// Starts the worker thread; the error says why it could not start (the caller passes
     /// audio through rather than panic inside a host's `activate`).
-    pub fn spawn(model: Arc<Model>, channels: usize, slots: usize) -> Result<Self, String> {
+    /// With `warm_up`, the worker first runs one frame of silence through its own binding
+    /// (then clears its state) and this waits for it, up to a few seconds.
+    pub fn spawn(model: Arc<Model>, channels: usize, slots: usize, warm_up: bool) -> Result<Self, String> {
         let shared = Arc::new(Shared {
             free: ArrayQueue::new(slots),
             todo: ArrayQueue::new(slots),
@@ -90,12 +92,18 @@ impl Worker {
             let _ = shared.free.push(Box::new(slot));
         }
         let s = shared.clone();
+        let (warmed, warm) = std::sync::mpsc::channel();
+        let warmed = warm_up.then_some(warmed);
         let thread = if FAIL_NEXT_SPAWN.swap(false, Ordering::Relaxed) {
             Err(std::io::Error::other("injected spawn failure (test hook)"))
         } else {
-            std::thread::Builder::new().name("crn-denoise inference".into()).spawn(move || run(s, model, channels))
+            std::thread::Builder::new().name("crn-denoise inference".into()).spawn(move || run(s, model, channels, warmed))
         }
         .map_err(|e| format!("cannot start the inference thread: {e}"))?;
+        if warm_up {
+            // However it went: a model that fails here fails on the first frame too, and says so.
+            let _ = warm.recv_timeout(Duration::from_secs(5));
+        }
         Ok(Self { shared, slots, thread: Some(thread) })
     }
 
@@ -202,12 +210,21 @@ fn try_realtime_priority() -> bool {
     false
 }
 
-fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize) {
+fn run(shared: Arc<Shared>, model: Arc<Model>, channels: usize, warmed: Option<std::sync::mpsc::Sender<()>>) {
     crate::denormals::flush_to_zero();
     if std::env::var_os("CRN_NO_RT").is_none() {
         shared.realtime.store(try_realtime_priority(), Ordering::Relaxed);
     }
     let mut state = inference::State::new(&model, channels);
+    if let Some(warmed) = warmed {
+        // One frame of silence through the binding every frame will use; its estimate and
+        // state are thrown away (`Worker::spawn`).
+        let silence = vec![0.0; channels * MODEL_BINS];
+        let mut est = silence.clone();
+        let _ = state.run(&model, &silence, &mut est);
+        state.clear();
+        let _ = warmed.send(());
+    }
     while !shared.stop.load(Ordering::Acquire) {
         let Some(mut slot) = shared.todo.pop() else {
             // Until a frame is submitted or the worker is dropped (both unpark it; an unpark

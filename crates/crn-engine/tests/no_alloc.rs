@@ -4,42 +4,11 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use crn_engine::engine::{LatencyMode, Mode, Output, Settings};
-
-struct Counting;
-
-thread_local! {
-    static WATCH: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if WATCH.try_with(Cell::get).unwrap_or(false) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        if WATCH.try_with(Cell::get).unwrap_or(false) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if WATCH.try_with(Cell::get).unwrap_or(false) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.realloc(p, l, n)
-    }
-}
+use crn_engine::test_hooks::{AllocationWatch, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn process_never_allocates_on_the_audio_thread() {
@@ -58,8 +27,7 @@ fn process_never_allocates_on_the_audio_thread() {
         l[100] = f32::NAN;
         r[200] = f32::INFINITY;
         let blocks = [1usize, 7, max_block, 480, 33, max_block.min(4096), 0, 255, 8192];
-        ALLOCS.store(0, Ordering::Relaxed);
-        WATCH.with(|w| w.set(true));
+        let watch = AllocationWatch::start();
         let mut pos = 0;
         for (i, &b) in blocks.iter().cycle().enumerate() {
             // 8192 exceeds every announced maximum here: split into chunks, still no allocation.
@@ -107,8 +75,7 @@ fn process_never_allocates_on_the_audio_thread() {
                 break;
             }
         }
-        WATCH.with(|w| w.set(false));
-        assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "{rate} Hz: process allocated");
+        assert_eq!(watch.stop(), 0, "{rate} Hz: process allocated");
         assert!(e.worker_error().is_some(), "{rate} Hz: the injected failure did not happen");
         assert!(e.late_frames() > 0 && e.wait_stats().waits > 0, "{rate} Hz: the waiting path was not taken");
         assert!(l.iter().chain(&r).all(|v| v.is_finite()));

@@ -88,12 +88,12 @@ fn make(index: usize, v: &Variant) -> Plugin {
         implementation_data: index as *mut c_void,
         instantiate: crate::instantiate,
         connect_port: crate::connect_port,
-        activate: Some(crate::activate),
+        activate: Some(crn_live::handle::activate),
         run: crate::run,
         run_adding: None,
         set_run_adding_gain: None,
         deactivate: None,
-        cleanup: crate::cleanup,
+        cleanup: crn_live::handle::cleanup,
     };
     Plugin { descriptor, _strings: strings, _names: names, _port_descriptors: port_descriptors, _hints: hints }
 }

@@ -2,16 +2,16 @@
 //! other LADSPA hosts. Four plugins (mono, stereo, each at 30 ms and at 20 ms "live"), with the
 //! ports of `crn_live::ports` and the delay on an output control port named `latency`.
 //!
-//! Nothing here may take a host down: every entry point catches panics, a null handle is
-//! ignored, and a missing model or ONNX Runtime makes a passthrough with the same delay.
+//! Nothing here may take a host down: every entry point catches panics (`crn_live::handle`), a
+//! null handle is ignored, and a missing model or ONNX Runtime makes a passthrough with the same delay.
 
 mod abi;
 mod descriptor;
 
 use std::os::raw::c_ulong;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::catch_unwind;
 
-use crn_live::{Instance, VARIANTS};
+use crn_live::{handle, VARIANTS};
 
 use abi::{Data, Descriptor, Handle};
 
@@ -22,42 +22,16 @@ pub extern "C" fn ladspa_descriptor(index: c_ulong) -> *const Descriptor {
         .unwrap_or(std::ptr::null())
 }
 
-/// # Safety
-/// The handle is null or one `instantiate` returned and `cleanup` has not freed.
-unsafe fn instance<'a>(h: Handle) -> Option<&'a mut Instance> {
-    (h as *mut Instance).as_mut()
-}
-
 unsafe extern "C" fn instantiate(d: *const Descriptor, rate: c_ulong) -> Handle {
     let Some(d) = d.as_ref() else { return std::ptr::null_mut() };
     let Some(&variant) = VARIANTS.get(d.implementation_data as usize) else { return std::ptr::null_mut() };
-    catch_unwind(|| Instance::new(variant, rate as f64))
-        .ok()
-        .flatten()
-        .map_or(std::ptr::null_mut(), |i| Box::into_raw(Box::new(i)) as Handle)
+    handle::instantiate(variant, rate as f64)
 }
 
 unsafe extern "C" fn connect_port(h: Handle, port: c_ulong, data: *mut Data) {
-    if let Some(i) = instance(h) {
-        i.connect(port as usize, data);
-    }
-}
-
-unsafe extern "C" fn activate(h: Handle) {
-    if let Some(i) = instance(h) {
-        let _ = catch_unwind(AssertUnwindSafe(|| i.activate()));
-    }
+    handle::connect(h, port as usize, data)
 }
 
 unsafe extern "C" fn run(h: Handle, n: c_ulong) {
-    if let Some(i) = instance(h) {
-        let _ = catch_unwind(AssertUnwindSafe(|| i.run(n as usize)));
-    }
-}
-
-unsafe extern "C" fn cleanup(h: Handle) {
-    if !h.is_null() {
-        // Dropping the engine joins its worker thread.
-        let _ = catch_unwind(|| drop(Box::from_raw(h as *mut Instance)));
-    }
+    handle::run(h, n as usize)
 }

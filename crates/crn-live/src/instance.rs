@@ -51,18 +51,6 @@ fn load_model() -> Result<Arc<Model>, String> {
     .map(Arc::new)
 }
 
-/// One frame of silence through the model for this many channels at once, as the worker will
-/// run it: ONNX Runtime's first run of a shape is many times slower than the next, and the
-/// first frames are due soon after the stream starts (at 20 ms in the very block that
-/// completes them). Its result and state are thrown away.
-fn warm_up(model: &Model, channels: usize) {
-    let bins = crn_engine::stft::MODEL_BINS * channels;
-    let mut est = vec![0.0; bins];
-    if let Ok(mut bound) = model.bind(channels) {
-        let _ = bound.run(model, &vec![0.0; bins], &mut est);
-    }
-}
-
 impl Instance {
     /// A plugin at `sample_rate`. Without a model or ONNX Runtime it passes audio through,
     /// delayed by the same latency, and says why on stderr (a LADSPA or LV2 host has no other
@@ -72,14 +60,15 @@ impl Instance {
             return None;
         }
         let model = load_model();
-        if let Ok(m) = &model {
-            warm_up(m, variant.channels);
-        }
         // Real time (inference on a worker thread), but without the process-wide wait budget:
         // LADSPA and LV2 hosts that render offline cannot say so (see `Config::process_budget`).
+        // The worker's binding is warmed before the host gets the instance: the first frames
+        // are due soon after the stream starts (at 20 ms in the very block that completes them),
+        // and ONNX Runtime's first run of a shape is many times slower than the next.
         let config = Config::new(sample_rate as f32, variant.channels, Mode::Realtime)
             .with_latency(variant.latency)
-            .without_process_budget();
+            .without_process_budget()
+            .with_warm_up();
         let engine = Engine::with_config(config, model.as_ref().ok().cloned(), Arc::new(Meters::default()));
         if let Some(why) = model.err().or_else(|| engine.passthrough_reason()) {
             eprintln!("crn-denoise ({}): passing audio through, delayed by the same latency: {why}", variant.label);
@@ -108,6 +97,11 @@ impl Instance {
 
     pub fn is_denoising(&self) -> bool {
         self.engine.is_denoising()
+    }
+
+    /// Frames that took the fallback gains (late, or skipped by a worker far behind).
+    pub fn late_frames(&self) -> u64 {
+        self.engine.late_frames()
     }
 
     /// Remembers where port `index` lives (a host may connect, and reconnect, at any time

@@ -9,8 +9,15 @@
 //! with every run. Past [`AHEAD_BLOCKS`] of its own blocks (at most [`AHEAD_S`]) the host is
 //! offline; it is real-time again as soon as its pace drops (each real-time block takes a
 //! block's worth back). Counting in blocks tells a host that renders one sample per call
-//! (lv2apply) within a few dozen samples, long before the first frame is due; a real-time
-//! host's callbacks never bunch up that many blocks.
+//! (lv2apply) within a few dozen samples, long before the first frame is due.
+//!
+//! A real-time host whose callback comes late by k blocks catches up with k runs in a row, and
+//! gets k blocks ahead: PipeWire's graph does so after a stall, or when its quantum grows while
+//! running. So however large the blocks, the host must get at least [`MIN_AHEAD_BLOCKS`] ahead
+//! to count as offline (at PipeWire's 1024 and 2048, [`AHEAD_S`] is less than two blocks: one
+//! late callback made it "offline", and a stalled worker could then hold the audio thread for
+//! half a second). Large blocks lose nothing by it: before it tells, an offline host's block
+//! may still wait for half its own duration, far more than its frames take.
 
 use std::time::Instant;
 
@@ -19,6 +26,8 @@ use std::time::Instant;
 /// first frames of an offline render take; for small blocks, [`AHEAD_BLOCKS`] of them.
 pub const AHEAD_S: f64 = 0.05;
 pub const AHEAD_BLOCKS: f64 = 16.0;
+/// However large its blocks, a host must get this many ahead to count as offline.
+pub const MIN_AHEAD_BLOCKS: f64 = 8.0;
 
 #[derive(Default)]
 pub struct Pace {
@@ -30,8 +39,9 @@ impl Pace {
     /// Counts a run of `audio_s` seconds of audio that began `wall_s` after the previous one;
     /// returns whether the host now runs faster than real time.
     pub fn step(&mut self, audio_s: f64, wall_s: f64) -> bool {
-        self.ahead = (self.ahead + audio_s - 2.0 * wall_s).clamp(0.0, 10.0 * AHEAD_S);
-        self.ahead > AHEAD_S.min(AHEAD_BLOCKS * audio_s)
+        let limit = AHEAD_S.min(AHEAD_BLOCKS * audio_s).max(MIN_AHEAD_BLOCKS * audio_s);
+        self.ahead = (self.ahead + audio_s - 2.0 * wall_s).clamp(0.0, (10.0 * AHEAD_S).max(2.0 * limit));
+        self.ahead > limit
     }
 
     /// [`step`](Self::step) with the time since the previous run's start read from the clock
@@ -70,13 +80,44 @@ mod tests {
         }
     }
 
+    /// PipeWire's usual large quanta: a callback late by a few blocks, and the catch-up runs
+    /// right after it, or a quantum that grows from 64 to 2048 while running.
+    #[test]
+    fn late_callbacks_at_large_quanta_and_a_growing_quantum_are_real_time() {
+        for samples in [1024.0, 2048.0, 4096.0] {
+            let block = samples / 48_000.0;
+            for late in 1..=(MIN_AHEAD_BLOCKS as usize - 1) {
+                let mut p = Pace::default();
+                for i in 0..1000 {
+                    let wall = match i % 100 {
+                        50 => (late + 1) as f64 * block,
+                        51..=60 if i % 100 - 50 <= late => 0.0,
+                        _ => block,
+                    };
+                    assert!(!p.step(block, wall), "{samples} samples, late by {late} blocks, run {i}");
+                }
+            }
+        }
+        let mut p = Pace::default();
+        for _ in 0..100 {
+            assert!(!p.step(64.0 / 48_000.0, 64.0 / 48_000.0));
+        }
+        // The first 2048-sample run comes one 64-sample block after the last small one.
+        assert!(!p.step(2048.0 / 48_000.0, 64.0 / 48_000.0));
+        for _ in 0..100 {
+            assert!(!p.step(2048.0 / 48_000.0, 2048.0 / 48_000.0));
+        }
+    }
+
     #[test]
     fn a_host_at_three_times_real_time_is_offline_within_a_few_blocks_and_back_after() {
         for block in [1.0 / 48_000.0, 64.0 / 48_000.0, 4096.0 / 48_000.0] {
             let mut p = Pace::default();
             let runs = (0..48_000).take_while(|_| !p.step(block, block / 3.0)).count();
-            // A third of a block ahead per run: 16 blocks (at most 50 ms) ahead after 48 runs.
-            assert!(runs <= 48 && runs as f64 * block <= 0.2, "{runs} runs of {block} s");
+            // A third of a block ahead per run: 16 blocks (at most 50 ms, at least 8 blocks)
+            // ahead after at most 48 runs; within 0.2 s of audio where blocks are small.
+            assert!(runs <= 48, "{runs} runs of {block} s");
+            assert!(block > 0.01 || runs as f64 * block <= 0.2, "{runs} runs of {block} s");
             let back = (0..48_000).take_while(|_| p.step(block, block)).count();
             assert!(back <= 48, "{back} runs of {block} s");
             assert!(!p.step(block, block));

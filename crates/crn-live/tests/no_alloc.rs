@@ -3,36 +3,11 @@
 //! controls changed between runs, in every variant, with the model (or in passthrough, where
 //! this machine has no ONNX Runtime: the path through the instance is the same).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use crn_engine::test_hooks::{AllocationWatch, CountingAllocator};
 use crn_live::{Instance, Role, VARIANTS};
 
-struct Counting;
-
-thread_local! {
-    static WATCH: Cell<bool> = const { Cell::new(false) };
-}
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if WATCH.try_with(Cell::get).unwrap_or(false) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        if WATCH.try_with(Cell::get).unwrap_or(false) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.dealloc(p, l)
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn run_never_allocates() {
@@ -43,7 +18,7 @@ fn run_never_allocates() {
         let n = 20_000;
         let mut bufs: Vec<Vec<f32>> = (0..v.channels).map(|c| (0..n).map(|i| ((i * (c + 3)) % 97) as f32 / 97.0 - 0.5).collect()).collect();
         let mut outs = vec![vec![0.0f32; n]; v.channels];
-        WATCH.with(|w| w.set(true));
+        let watch = AllocationWatch::start();
         unsafe {
             for (i, p) in ports.iter().enumerate() {
                 if !p.is_audio() {
@@ -65,7 +40,6 @@ fn run_never_allocates() {
                 inst.run(block);
             }
         }
-        WATCH.with(|w| w.set(false));
-        assert_eq!(ALLOCS.load(Ordering::Relaxed), 0, "{} allocated in run", v.label);
+        assert_eq!(watch.stop(), 0, "{} allocated in run", v.label);
     }
 }
