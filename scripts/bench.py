@@ -219,6 +219,9 @@ OLD_GRAPH_COMMIT = "febfbd0"
 # Frames of one 8192-sample chunk at 48 kHz: what one offline model call takes from the CLI
 # (BLOCK_FRAMES in crates/crn-engine/benches/engine.rs).
 BLOCK_FRAMES = 17
+# The last commit whose assets/crn.onnx is the one-frame-a-call graph (contract crn-stream-2, the
+# same weights): what one frame a call cost before the graph took any number of frames.
+PREV_GRAPH_COMMIT = "93c27a6"
 
 
 def old_graph(dst: Path) -> Path | None:
@@ -288,6 +291,14 @@ def graph_forms(old: Path | None, noisy16: np.ndarray) -> dict:
             res[tag]["all, spinning"] = {"us": _median_frame_us(sess, _feed(sess))}
             sess = _ort_session(path, L.ORT_ENABLE_ALL, batch=1)
             res[tag]["all, batch fixed to 1 (free-dimension override)"] = {"us": _median_frame_us(sess, _feed(sess))}
+        # The previous contract's one-frame graph, for what taking any number of frames costs a
+        # real-time frame.
+        r = subprocess.run(["git", "-C", str(ROOT), "show", f"{PREV_GRAPH_COMMIT}:assets/crn.onnx"], capture_output=True)
+        if r.returncode == 0:
+            prev = d / "prev.onnx"
+            prev.write_bytes(r.stdout)
+            sess = _ort_session(prev, L.ORT_ENABLE_ALL)
+            res["prev"] = {"all": {"us": _median_frame_us(sess, _feed(sess))}}
         # An offline render's call: BLOCK_FRAMES frames at once, per frame.
         sess = _ort_session(new, L.ORT_ENABLE_ALL)
         feed = _feed(sess)
@@ -564,10 +575,12 @@ def runtime_section(crit: dict, graphs: dict, cli_cpu: dict | None) -> list[str]
                  f"({rate / 1e9:.1f} G MAC/s, a 256x256x256 MatMul through ORT, `gemm/matmul_256`) | "
                  f"{1e6 * macs / rate:.0f} |")
     L.append("")
-    L.append("Python onnxruntime 1.32, one thread, median of 3000 frames (nodes: after ORT's optimisation at that level):\n")
+    L.append("Python onnxruntime 1.32, one thread, median of 3000 frames (nodes: after ORT's optimisation at that level; "
+             f"prev: the one-frame-a-call graph of contract `crn-stream-2`, git `{PREV_GRAPH_COMMIT}:assets/crn.onnx`, "
+             "same weights):\n")
     L.append("| graph | optimisation | µs per frame | nodes |")
     L.append("|---|---|---|---|")
-    for tag in ("old", "new"):
+    for tag in ("old", "prev", "new"):
         for level, r in graphs.get(tag, {}).items():
             L.append(f"| {tag} | {level} | {r['us']:.0f} | {r.get('nodes', '')} |")
     for name, r in graphs.get("int8", {}).items():
@@ -580,7 +593,10 @@ def runtime_section(crit: dict, graphs: dict, cli_cpu: dict | None) -> list[str]
              "copies, per-call allocation of outputs). An offline render has a whole block of frames at hand: one "
              "call then reads each weight once for all of them and each layer is one larger convolution, which is "
              "where the quarter-time frame comes from. The real-time worker cannot wait for more frames without "
-             "adding latency, so it stays at one frame a call.")
+             "adding latency, so it stays at one frame a call. Taking any number of frames costs that one-frame call "
+             "some µs against the previous one-frame-only graph (the prev and new rows above, same run): each layer "
+             "keeps its last frame with a Gather and the decoder's transposed convolutions run over two frames; "
+             "the offline render gains several times that.")
     L.append("- Int8: dynamic quantisation of the LSTM stores those weights in a quarter of the bytes "
              "and is the one change that moves the time a lot (row above). Its quality was measured on the shipped "
              "weights (2026-12-04, `python -m crn_train.evaluate --models crn-denoise=runs/shipped-int8.onnx --reuse "

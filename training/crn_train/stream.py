@@ -40,7 +40,6 @@ from .model import CRN, FREQS, MAG_EPS, N_BINS
 
 CONTRACT = "crn-stream-3"
 OPSET = 17
-_INT_MAX = 2**62
 
 
 def _fold_bn(weight: torch.Tensor, bias: torch.Tensor, bn: nn.BatchNorm2d, out_dim: int):
@@ -106,12 +105,13 @@ def build_graph(crn: CRN):
     outputs = [helper.make_tensor_value_info("estimate", TensorProto.FLOAT, ["batch", "frames", N_BINS])]
     outputs += [helper.make_tensor_value_info(f"new_{n}", TensorProto.FLOAT, sym(s)) for n, s in shapes.items()]
 
-    # A layer's state for the next call is its input's last frame (axis 2 is time).
-    time_axis, last_from, last_to = const("time_axis", [2]), const("last_from", [-1]), const("last_to", [_INT_MAX])
+    # A layer's state for the next call is its input's last frame (axis 2 is time); Gather of
+    # index [-1] keeps the axis, and measured a little faster than the same Slice for one frame.
+    last = const("last_frame", [-1])
 
     def window(state: str, x: str, name: str) -> str:
         """[state, x] on time, and x's last frame as the state's next value."""
-        node("Slice", [x, last_from, last_to, time_axis], [f"new_{state}"])
+        node("Gather", [x, last], [f"new_{state}"], axis=2)
         return node("Concat", [state, x], [name], axis=2)
 
     c = cfg.compress
