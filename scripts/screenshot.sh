@@ -52,6 +52,11 @@ Xvfb "$display" -screen 0 1280x900x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 pids+=($!)
 export DISPLAY="$display"
 
+# JACK2's registry in /dev/shm has eight server slots and never frees the slot of a server that was
+# killed: clear it when no server is alive (then nothing uses it), or jackd says "Too many servers".
+if ! pgrep -x 'jackd|jackdbus' >/dev/null; then
+    find /dev/shm -maxdepth 1 -name 'jack*' -user "$(id -u)" -exec rm -rf {} +
+fi
 jackd --no-realtime -d dummy -r 48000 -p 480 >"$work/jackd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do jack_lsp >/dev/null 2>&1 && break; sleep 0.1; done

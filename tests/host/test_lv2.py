@@ -8,10 +8,13 @@ Needs `cargo xtask bundle crn_denoise --release` and jackd2, lilv-utils, jalv (s
 then `.venv/bin/python -m pytest tests/host/test_lv2.py`.
 """
 
+import getpass
 import os
 import re
+import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,9 +66,23 @@ def test_bundle_loads_in_lilv(lv2_path):
         assert ("Symbol:      stereo_link" in text) == stereo
 
 
+def clear_stale_jack_shm():
+    """JACK2 keeps a registry of servers in /dev/shm with eight slots and never reclaims the slot of
+    a server that was killed (SIGKILL, a crashed run): after eight such, every new server fails with
+    "Too many servers already active". With no JACK server alive nothing uses those files, so they
+    are removed; with one alive (someone's own), nothing is touched."""
+    if subprocess.run(["pgrep", "-x", "jackd|jackdbus"], capture_output=True).returncode == 0:
+        return
+    for f in Path("/dev/shm").glob("jack*"):
+        if f.owner() == getpass.getuser():
+            shutil.rmtree(f) if f.is_dir() else f.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="module")
-def jack():
+def jack(tmp_path_factory):
     """A JACK server per rate on the dummy driver, started when first asked for."""
+    clear_stale_jack_shm()
+    logs = tmp_path_factory.mktemp("jackd")
     servers = {}
 
     def start(rate):
@@ -73,17 +90,22 @@ def jack():
             # Short: jack_lsp 1.9.21 crashes on long server names.
             name = f"c{os.getpid() % 10000}_{rate // 100}"
             env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-            p = subprocess.Popen([tool("jackd"), "-n", name, "-d", "dummy", "-r", str(rate), "-p", "256"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log = logs / f"{rate}.log"  # a file, not a pipe: a server that talks a lot must never block
+            with open(log, "w") as f:
+                p = subprocess.Popen([tool("jackd"), "-n", name, "-d", "dummy", "-r", str(rate), "-p", "256"], env=env,
+                                     stdout=f, stderr=subprocess.STDOUT)
             servers[rate] = (name, p)
             # Ready when a client can list its ports (poll, no fixed sleep).
             for _ in range(100):
                 # JACK_NO_START_SERVER: a client must not start a server of its own meanwhile.
                 ready = subprocess.run(["jack_lsp", "-s", name], env=dict(os.environ, JACK_NO_START_SERVER="1"), capture_output=True)
-                if ready.returncode == 0:
+                if ready.returncode == 0 or p.poll() is not None:
                     break
                 time.sleep(0.1)
-            else:
-                pytest.fail(f"jackd did not start at {rate} Hz")
+            if ready.returncode != 0:
+                p.kill()
+                p.wait()
+                pytest.fail(f"jackd did not start at {rate} Hz: {log.read_text().strip()[-600:]}")
         return servers[rate][0]
 
     yield start

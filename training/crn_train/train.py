@@ -162,6 +162,8 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                     help="bf16 autocast for the net on CUDA, and on CPUs with native bf16 (AMX / AVX512-BF16)")
+    ap.add_argument("--p-babble", type=float, default=Augment.p_babble,
+                    help="share of mixtures whose noise is babble (the gate's weakest condition)")
     ap.add_argument("--loss", default="", help="loss weights, e.g. 'mag=0.7,cplx=0.3,raw=0.1,over=2'")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--valid-items", type=int, default=128)
@@ -193,7 +195,7 @@ def main(argv=None):
     cache = Path(args.cache) if args.cache else out.parent / "cache"
     train_c = corpus.cached(root, "train", cache, args.decoders)
     valid_c = corpus.cached(root, "valid", cache, args.decoders)
-    aug = Augment(seconds=args.seconds)
+    aug = Augment(seconds=args.seconds, p_babble=args.p_babble)
     mixer = BatchMixer(train_c, aug, seed=args.seed, device=device)
     weights = LossWeights.parse(args.loss)
     valid, valid_fp = validdraw.validation_set(valid_c, args.valid_items, device)
