@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use crn_engine::engine::{Engine, Mode};
+use crn_engine::engine::{Engine, Mode, MAX_CHUNK};
 use crn_engine::meter::Meters;
 use crn_engine::model::Model;
 use crn_engine::stft::MODEL_BINS;
@@ -22,8 +22,8 @@ mod xorshift;
 use xorshift::XorShift;
 
 const RATE: f32 = 48_000.0;
-/// Frames of one 8192-sample chunk at 48 kHz (480-sample hops): one offline model call.
-const BLOCK_FRAMES: usize = 17;
+/// Frames one full chunk completes at 48 kHz (480-sample hops): one offline model call of the CLI.
+const BLOCK_FRAMES: usize = MAX_CHUNK / 480;
 
 /// Deterministic noise-like test signal (xorshift), about -20 dBFS.
 fn signal(len: usize, seed: u64) -> Vec<f32> {
@@ -99,7 +99,7 @@ fn model_frame(c: &mut Criterion) {
         let mut est = vec![0.0; ch * MODEL_BINS];
         g.bench_function(format!("batch{ch}"), |b| b.iter(|| bound.run(&m, black_box(&mags), &mut est).unwrap()));
     }
-    // An offline render's call: the frames one 8192-sample chunk completes at 48 kHz (the CLI's
+    // An offline render's call: the frames one full chunk (MAX_CHUNK) completes at 48 kHz (the CLI's
     // block), in one call (`crn_engine::inline`); per-frame time is this over BLOCK_FRAMES.
     {
         let mut bound = m.bind(1).unwrap();

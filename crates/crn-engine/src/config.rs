@@ -66,8 +66,13 @@ pub fn check_sample_rate(rate: u32) -> Result<(), String> {
 }
 
 /// Longest stretch processed in one ingest / emit pass; longer blocks are split into such
-/// chunks (same output, same latency). It bounds the frames in flight and so the preallocation.
-pub const MAX_CHUNK: usize = 8192;
+/// chunks (same output, same latency). It bounds the frames in flight and so the preallocation
+/// (a ring of about 70 frames at 48 kHz, for hosts that announce such blocks). Offline, a chunk's
+/// frames run through the model in one call (`inline`), and the larger the call the less each
+/// frame costs: 68 frames (32768 samples at 48 kHz) took 57 µs a frame against 62 for 17
+/// (8192 samples) in criterion runs (BENCHMARKS.md), which is why the CLI renders in blocks
+/// this long. A real-time host's blocks are far shorter, so real time is unaffected.
+pub const MAX_CHUNK: usize = 32768;
 
 /// The sizing of an engine. The plugin builds one from the host's configuration and keeps its
 /// engine when the value is unchanged.

@@ -13,8 +13,8 @@ use crn_engine::model::Model;
 use crn_engine::render::{self, Piece, Streamer};
 
 /// Host block size for the offline render: the engine's largest chunk, so each model call takes
-/// every frame of 8192 samples at once (17 frames at 48 kHz; `crn_engine::inline`). Another
-/// block size gives the same output to float rounding.
+/// every frame of that many samples at once (68 or 69 frames at 48 kHz; `crn_engine::inline`).
+/// Another block size gives the same output to float rounding.
 pub const BLOCK: usize = crn_engine::engine::MAX_CHUNK;
 
 /// Where the samples come from, a piece at a time.
