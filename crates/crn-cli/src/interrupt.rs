@@ -3,6 +3,7 @@
 //! temporary `.part` file is removed as it unwinds normally. A second signal kills at once
 //! (the handler resets itself).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
@@ -41,8 +42,29 @@ pub fn record_umask() {
     }
 }
 
+thread_local! {
+    /// A library host's own check, on the thread that renders for it (see [`with_check`]).
+    static CHECK: Cell<Option<fn() -> bool>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `check` asked too wherever the render and encode loops ask [`requested`] (between
+/// blocks), on this thread only: for a library host whose signals are its own, so Ctrl-C stops a
+/// long call there too (the Python package passes Python's own signal check).
+pub fn with_check<T>(check: fn() -> bool, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<fn() -> bool>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CHECK.set(self.0); // also when `f` panics
+        }
+    }
+    let _restore = Restore(CHECK.replace(Some(check)));
+    f()
+}
+
+/// Whether the work in progress should stop: a signal reached the CLI's handler, or the host's
+/// check says so.
 pub fn requested() -> bool {
-    REQUESTED.load(Ordering::Relaxed)
+    REQUESTED.load(Ordering::Relaxed) || CHECK.get().is_some_and(|check| check())
 }
 
 pub fn umask() -> u32 {

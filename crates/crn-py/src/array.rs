@@ -10,6 +10,7 @@ use pyo3::types::PyBytes;
 use crate::errors;
 use crate::models::Lease;
 use crate::settings::Settings;
+use crate::signals;
 use crn_cli::cli::args::Stems;
 use crn_cli::cli::{denoise_stream, Sink, Source};
 
@@ -97,7 +98,7 @@ pub fn render<'py>(
     // Checked here as well as by the render, so a bad rate is a ValueError, not a failed render.
     crn_engine::engine::check_sample_rate(sample_rate).map_err(errors::value)?;
     let lease = py.detach(|| errors::guarded(|| Lease::take(model), errors::runtime))?;
-    let (denoised, removed) = py.detach(|| {
+    let (denoised, removed) = signals::interruptible(py, || {
         errors::guarded(
             || {
                 let mut source = Memory { channels: planar(data, channels)?, rate: sample_rate, pos: 0 };

@@ -10,6 +10,7 @@ use crate::array::stems;
 use crate::errors;
 use crate::models;
 use crate::settings::Settings;
+use crate::signals;
 use crn_cli::cli::args::{Args, Format, Stems};
 use crn_engine::engine::defaults;
 use crn_cli::cli::{pipeline, plan};
@@ -49,7 +50,7 @@ pub fn denoise_file(
         ..cli_args(std::iter::once(src).chain(dst).collect(), out_dir)
     };
     let pool = py.detach(|| errors::guarded(|| models::pool(model), errors::runtime))?;
-    py.detach(|| {
+    signals::interruptible(py, || {
         errors::guarded(
             || {
                 let (jobs, failures) = plan::jobs(&args)?;
@@ -83,15 +84,20 @@ fn cli_args(paths: Vec<PathBuf>, out_dir: Option<PathBuf>) -> Args {
     }
 }
 
-/// Paths that stand for no file to denoise, each with the reason.
-type Failures = Vec<(PathBuf, String)>;
-
 /// The files `crn-denoise PATHS -o OUT_DIR` would denoise (directories expanded to the audio
-/// files in them, as the CLI does), and the paths that stand for none with the reason. Creates
-/// `out_dir`.
+/// files in them, as the CLI does), and the paths that stand for none with the reason: a
+/// directory without audio, or an input whose output (named for `output` and `format`) an
+/// earlier input's already is or that would write an input, as one CLI run refuses them.
+/// Creates `out_dir`.
 #[pyfunction]
-pub fn expand_inputs(paths: Vec<PathBuf>, out_dir: PathBuf) -> PyResult<(Vec<PathBuf>, Failures)> {
-    let (jobs, failures) = plan::jobs(&cli_args(paths, Some(out_dir))).map_err(errors::file)?;
+#[pyo3(signature = (paths, out_dir, output, format=None))]
+pub fn plan_inputs(paths: Vec<PathBuf>, out_dir: PathBuf, output: &str, format: Option<&str>) -> PyResult<(Vec<PathBuf>, plan::Refused)> {
+    let args = Args {
+        output: stems(output).map_err(errors::value)?,
+        format: format.map(parse_format).transpose().map_err(errors::value)?,
+        ..cli_args(paths, Some(out_dir))
+    };
+    let (jobs, failures) = plan::jobs_without_clashes(&args).map_err(errors::file)?;
     Ok((jobs.into_iter().map(|j| j.input).collect(), failures))
 }
 

@@ -6,13 +6,15 @@
 //! (abi3) can pass without numpy's C interface.
 //!
 //! Every entry point releases the GIL while audio is processed and turns a panic into an
-//! exception: nothing may unwind into the interpreter.
+//! exception: nothing may unwind into the interpreter. Whole arrays and files stop between
+//! blocks on Ctrl-C (`signals`).
 
 mod array;
 mod errors;
 mod file;
 mod models;
 mod settings;
+mod signals;
 mod stream;
 
 use pyo3::prelude::*;
@@ -57,7 +59,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(latency, m)?)?;
     m.add_function(wrap_pyfunction!(array::render, m)?)?;
     m.add_function(wrap_pyfunction!(file::denoise_file, m)?)?;
-    m.add_function(wrap_pyfunction!(file::expand_inputs, m)?)?;
+    m.add_function(wrap_pyfunction!(file::plan_inputs, m)?)?;
     m.add_class::<stream::Stream>()?;
     m.add_class::<settings::Settings>()?;
     Ok(())

@@ -1,6 +1,9 @@
 """denoise_file(): the CLI's files byte for byte, its names and formats, its refusals, and
 nothing left half written."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -80,3 +83,43 @@ def test_rate_outside_the_range_refused(tmp_path):
         crn_denoise.denoise_file(src, tmp_path / "out.wav")
     assert "4000 Hz is not supported" in cli(src, tmp_path / "out.wav").stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav"]
+
+
+INTERRUPTED = """
+import os, signal, sys, threading, time
+from pathlib import Path
+import crn_denoise
+
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+
+def ctrl_c_once_writing():
+    while not any(p.name.endswith(".part") for p in dst.parent.iterdir()):
+        time.sleep(0.002)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=ctrl_c_once_writing, daemon=True).start()
+try:
+    crn_denoise.denoise_file(src, dst)
+    print("finished")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+"""
+
+
+def test_ctrl_c_stops_a_long_file_and_leaves_nothing(tmp_path):
+    """Ctrl-C while a long file renders (the GIL released) raises KeyboardInterrupt from the call
+    itself, between blocks, as the CLI stops: no output and no temporary file. Were the signal
+    only seen after the call returned, the finished output would be there."""
+    import soundfile as sf
+
+    rate = 48_000
+    src = tmp_path / "in" / "long.wav"
+    src.parent.mkdir()
+    noise = np.random.default_rng(0).standard_normal(rate * 300).astype(np.float32) * 0.05  # 5 minutes
+    sf.write(src, noise, rate, subtype="PCM_16")
+    out = tmp_path / "out"
+    out.mkdir()
+    r = subprocess.run([sys.executable, "-c", INTERRUPTED, str(src), str(out / "long.wav")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.stdout.strip() == "KeyboardInterrupt", r.stdout + r.stderr
+    assert list(out.iterdir()) == [], "no output, no temporary file"

@@ -2,6 +2,8 @@
 outputs equal the CLI's, a corrupt file is reported in its row while the others are written,
 and no file is left half written."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -62,6 +64,25 @@ def test_denoise_files_refuse_to_overwrite_then_force(local_ray, corpus, tmp_pat
     assert errors["empty_dir"] is not None
     rows = denoise_files([corpus / "a.wav"], out, force=True, output="both")
     assert rows[0]["error"] is None and (out / "a.wav").read_bytes() != b"precious"
+
+
+def test_inputs_of_one_name_do_not_overwrite_each_other(local_ray, signals, tmp_path):
+    """Workers plan their files apart, so clashing names are refused before any is handed out,
+    as the CLI refuses them in one run: the first keeps the name, the second fails in its row
+    and is not written, even with force (which would otherwise let the last writer win)."""
+    _, noisy = signals(16_000, 1)
+    for sub, shift in (("one", 0), ("two", 3000)):
+        (tmp_path / sub).mkdir()
+        live.write(tmp_path / sub / "take.wav", np.roll(noisy, shift, axis=-1), 16_000, "PCM_16")
+    live.write(tmp_path / "two" / "take.flac", noisy, 16_000, "PCM_16")  # take.flac: another name, kept
+    out = tmp_path / "out"
+    rows = denoise_files([tmp_path / "one", tmp_path / "two"], out, force=True)
+    by_input = {os.path.relpath(r["input"], tmp_path): r for r in rows}
+    assert by_input["one/take.wav"]["error"] is None and by_input["two/take.flac"]["error"] is None, rows
+    assert "also the output of" in by_input["two/take.wav"]["error"] and by_input["two/take.wav"]["output"] is None
+    cli_ok(tmp_path / "one" / "take.wav", "-o", tmp_path / "cli")
+    assert (out / "take.wav").read_bytes() == (tmp_path / "cli" / "take.wav").read_bytes(), "the first input's output"
+    assert sorted(p.name for p in out.iterdir()) == ["take.flac", "take.wav"]
 
 
 def test_map_batches_over_arrays(local_ray, signals):

@@ -29,7 +29,7 @@ pub enum Stems {
     Both,
 }
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "crn-denoise",
     version,

@@ -26,10 +26,13 @@ pub struct Job {
     pub target: Target,
 }
 
+/// Paths that stand for no job, each with the reason.
+pub type Refused = Vec<(PathBuf, String)>;
+
 /// The jobs the paths on the command line stand for, and the paths that stand for none (a
 /// directory without audio files); an error for a command line that makes no sense.
-pub fn jobs(args: &Args) -> Result<(Vec<Job>, Vec<(PathBuf, String)>), String> {
-    let mut failures: Vec<(PathBuf, String)> = Vec::new();
+pub fn jobs(args: &Args) -> Result<(Vec<Job>, Refused), String> {
+    let mut failures: Refused = Vec::new();
     let jobs: Vec<Job> = match &args.out_dir {
         Some(dir) => {
             if let Err(e) = std::fs::create_dir_all(dir) {
@@ -65,6 +68,30 @@ pub fn jobs(args: &Args) -> Result<(Vec<Job>, Vec<(PathBuf, String)>), String> {
         }
     };
     Ok((jobs, failures))
+}
+
+/// [`jobs`], less those whose outputs another job of the same run already names or that would
+/// write an input (each refused as [`plan`] refuses it, the first in order keeping its name): the
+/// CLI's rules for a run whose jobs are planned apart, one worker each (the Python package's Ray
+/// runs), checked before any is handed out. Each input's header is read for its kind, which
+/// picks the output's extension; an input that cannot be opened stays a job, for its worker to
+/// report. Existing files are left to the workers, which must check them when they write anyway.
+pub fn jobs_without_clashes(args: &Args) -> Result<(Vec<Job>, Refused), String> {
+    let (jobs, mut failures) = jobs(args)?;
+    let claims = Claims::new(&jobs);
+    let unforced = Args { force: true, ..args.clone() };
+    let mut kept = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let clash = match audio_io::Decoder::open(&job.input) {
+            Ok(d) => plan(&job, &unforced, d.kind, &claims).err(),
+            Err(_) => None,
+        };
+        match clash {
+            Some(e) => failures.push((job.input, e)),
+            None => kept.push(job),
+        }
+    }
+    Ok((kept, failures))
 }
 
 fn audio_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

@@ -137,6 +137,9 @@ def denoise_files(
     cluster (``ray.init()`` first, or Ray starts a local one), as ``crn-denoise INPUTS -o
     OUTPUT_DIR`` would: the same names, formats and refusals, each file written in full or not
     at all. The inputs and ``output_dir`` must be paths every node sees (a shared filesystem).
+    As in one CLI run, an input whose output name an earlier input's already has (``a/x.wav``
+    and ``b/x.wav``), or whose output would be an input, fails in its row before any file is
+    handed out, even with ``force``.
 
     :param concurrency: actors (one model each, one CPU each); default: the cluster's CPUs.
     :param format: ``"wav32"``, ``"wav16"``, ``"wav24"`` or ``"flac"`` (default: like the input).
@@ -146,7 +149,7 @@ def denoise_files(
     """
     crn_denoise._check_output(output)
     output_dir = os.path.abspath(os.fspath(output_dir))
-    files, failures = _native.expand_inputs([os.fspath(p) for p in inputs], output_dir)
+    files, failures = _native.plan_inputs([os.fspath(p) for p in inputs], output_dir, output, format)
     files, failures = [str(f) for f in files], [(str(p), e) for p, e in failures]
     model = None if model is None else os.path.abspath(os.fspath(model))
     args = (output_dir, _settings(mix, atten_limit_db, gain_db, link), output, format, force, model)
