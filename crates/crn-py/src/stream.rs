@@ -2,7 +2,9 @@
 //! went in, delayed by the engine's latency; `flush` feeds silence to get the last `latency`
 //! samples out. The engine renders offline (inference on the calling thread, never a late
 //! frame), so the stream's output is the whole-array render's, shifted by the latency, at any
-//! block sizes.
+//! block sizes. A long block is processed a chunk at a time with Ctrl-C checked between chunks
+//! (`signals`): the call then raises KeyboardInterrupt and the stream is reset, as if new, since
+//! what was processed of the block is not returned.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -13,9 +15,10 @@ use pyo3::prelude::*;
 use crate::array::{planar, stem_bytes, stems, wants, StemBytes, Stems2};
 use crate::errors;
 use crate::models::Lease;
+use crate::signals;
 use crn_cli::cli::args::Stems;
 use crn_engine::denormals::DenormalGuard;
-use crn_engine::engine::{check_sample_rate, Engine, Mode, Settings};
+use crn_engine::engine::{check_sample_rate, Engine, Mode, Settings, MAX_CHUNK};
 use crn_engine::meter::Meters;
 use crn_engine::render;
 
@@ -46,15 +49,24 @@ impl Inner {
         }
     }
 
-    /// One block through the engine, into the stems asked for.
-    fn process(&mut self, input: Vec<Vec<f32>>) -> Stems2 {
+    /// One block through the engine, into the stems asked for; `Err` (and the stream reset) when
+    /// Ctrl-C is asked for between two of its chunks.
+    fn process(&mut self, input: Vec<Vec<f32>>) -> Result<Stems2, String> {
         let n = input.first().map_or(0, Vec::len);
         let mut y = input.clone();
         {
             // As the render does around each block: the same arithmetic as the plugin's.
             let _denormals = DenormalGuard::new();
-            let mut slices: Vec<&mut [f32]> = y.iter_mut().map(Vec::as_mut_slice).collect();
-            self.engine.process(&mut slices);
+            // The engine's own chunk, so pieces add no model calls of their own.
+            for start in (0..n).step_by(MAX_CHUNK) {
+                if start > 0 && crn_cli::interrupt::requested() {
+                    self.reset();
+                    return Err("interrupted".into());
+                }
+                let end = (start + MAX_CHUNK).min(n);
+                let mut slices: Vec<&mut [f32]> = y.iter_mut().map(|c| &mut c[start..end]).collect();
+                self.engine.process(&mut slices);
+            }
         }
         for (d, x) in self.delay.iter_mut().zip(&input) {
             d.extend(x);
@@ -71,7 +83,7 @@ impl Inner {
             let x: Vec<&[f32]> = delayed.iter().map(Vec::as_slice).collect();
             stem(&|o| render::removed_into(&x, &y, self.gain, o))
         });
-        (denoised, removed)
+        Ok((denoised, removed))
     }
 }
 
@@ -117,11 +129,11 @@ impl Stream {
 
     /// One block (planar float32 bytes of every channel) in, the stems of as many samples out.
     fn process<'py>(&self, py: Python<'py>, data: &[u8]) -> PyResult<StemBytes<'py>> {
-        let out = py.detach(|| {
+        let out = signals::interruptible(py, || {
             errors::guarded(
                 || {
                     let input = planar(data, self.channels)?;
-                    self.with(|s| Ok(s.process(input)))
+                    self.with(|s| s.process(input))
                 },
                 errors::runtime,
             )
@@ -135,9 +147,10 @@ impl Stream {
             errors::guarded(
                 || {
                     self.with(|s| {
+                        // At most a few hundred ms of silence: no chunk boundary to stop at.
                         let out = s.process(vec![vec![0.0; s.engine.latency()]; self.channels]);
                         s.reset();
-                        Ok(out)
+                        out
                     })
                 },
                 errors::runtime,

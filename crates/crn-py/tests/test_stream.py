@@ -88,3 +88,44 @@ def test_wrong_blocks_refused():
         d.process(np.zeros((2, 100), np.int16))
     with pytest.raises(ValueError, match="channels"):
         crn_denoise.Denoiser(16_000, 0)
+
+
+INTERRUPTED = """
+import os, signal, sys, threading, time
+import numpy as np
+import crn_denoise
+
+rate = 48_000
+d = crn_denoise.Denoiser(rate)
+short = np.random.default_rng(1).standard_normal(rate).astype(np.float32) * 0.05
+fresh = np.concatenate([d.process(short), d.flush()])
+long = np.random.default_rng(0).standard_normal(rate * 300).astype(np.float32) * 0.05  # 5 minutes
+started = threading.Event()
+
+def ctrl_c_once_processing():
+    started.wait()
+    time.sleep(0.3)  # inside the call: 5 minutes take seconds
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=ctrl_c_once_processing, daemon=True).start()
+try:
+    started.set()
+    d.process(long)
+    print("finished")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+after = np.concatenate([d.process(short), d.flush()])
+print("reset" if np.array_equal(after, fresh) else "not reset")
+"""
+
+
+def test_ctrl_c_stops_a_long_block_and_resets_the_stream():
+    """Ctrl-C during one long block (the GIL released) raises KeyboardInterrupt from the call,
+    between chunks, and leaves the stream as if new. Were the signal only seen after the call
+    returned, the exception would come too, but with the whole block in the stream's state, so the
+    next stream would not equal a fresh one."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", INTERRUPTED], capture_output=True, text=True, timeout=600)
+    assert r.stdout.split() == ["KeyboardInterrupt", "reset"], r.stdout + r.stderr

@@ -203,7 +203,8 @@ class Denoiser:
     def process(self, block: np.ndarray):
         """Denoises the next ``block`` (``(samples,)`` for one channel, or ``(channels,
         samples)``; any length): returns the output of as many samples, delayed by
-        :attr:`latency`, of the block's dtype (a pair for ``output="both"``)."""
+        :attr:`latency`, of the block's dtype (a pair for ``output="both"``). Ctrl-C during a
+        long block raises KeyboardInterrupt and leaves the stream reset, as if new."""
         data, channels, _, dtype, ndim = _planar(block, "block")
         if channels != self.channels:
             raise ValueError(f"block has {channels} channel(s), this Denoiser {self.channels}")
