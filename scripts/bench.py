@@ -221,18 +221,27 @@ OLD_GRAPH_COMMIT = "febfbd0"
 # offline model call takes from the CLI (BLOCK_FRAMES in crates/crn-engine/benches/engine.rs).
 MAX_CHUNK = int(re.search(r"pub const MAX_CHUNK: usize = (\d+);", (ROOT / "crates/crn-engine/src/config.rs").read_text())[1])
 BLOCK_FRAMES = MAX_CHUNK // 480
+# The last commit whose assets/crn.onnx is the current contract (crn-stream-3) holding the old graph's
+# weights (cpu-v3): what the parity row compares with the old graph, so it stays a same-weights check
+# after a newer model ships (speed does not depend on the weights' values).
+SAME_WEIGHTS_COMMIT = "9e851e9"
 # The last commit whose assets/crn.onnx is the one-frame-a-call graph (contract crn-stream-2, the
 # same weights): what one frame a call cost before the graph took any number of frames.
 PREV_GRAPH_COMMIT = "93c27a6"
 
 
-def old_graph(dst: Path) -> Path | None:
-    r = subprocess.run(["git", "-C", str(ROOT), "show", f"{OLD_GRAPH_COMMIT}:assets/crn.onnx"], capture_output=True)
+def graph_at(commit: str, dst: Path, what: str) -> Path | None:
+    """`assets/crn.onnx` as it was at `commit`, written to `dst`; None (and the rows skipped) without it."""
+    r = subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:assets/crn.onnx"], capture_output=True)
     if r.returncode != 0:
-        print(f"old graph unavailable ({r.stderr.decode().strip()}): old-vs-new rows skipped", flush=True)
+        print(f"{what} unavailable ({r.stderr.decode().strip()}): its rows skipped", flush=True)
         return None
     dst.write_bytes(r.stdout)
     return dst
+
+
+def old_graph(dst: Path) -> Path | None:
+    return graph_at(OLD_GRAPH_COMMIT, dst, "old graph")
 
 
 def _ort_session(path, level=None, spinning: bool = False, batch: int | None = None):
@@ -295,10 +304,8 @@ def graph_forms(old: Path | None, noisy16: np.ndarray) -> dict:
             res[tag]["all, batch fixed to 1 (free-dimension override)"] = {"us": _median_frame_us(sess, _feed(sess))}
         # The previous contract's one-frame graph, for what taking any number of frames costs a
         # real-time frame.
-        r = subprocess.run(["git", "-C", str(ROOT), "show", f"{PREV_GRAPH_COMMIT}:assets/crn.onnx"], capture_output=True)
-        if r.returncode == 0:
-            prev = d / "prev.onnx"
-            prev.write_bytes(r.stdout)
+        prev = graph_at(PREV_GRAPH_COMMIT, d / "prev.onnx", "previous one-frame graph")
+        if prev is not None:
             sess = _ort_session(prev, L.ORT_ENABLE_ALL)
             res["prev"] = {"all": {"us": _median_frame_us(sess, _feed(sess))}}
         # An offline render's call: BLOCK_FRAMES frames at once, per frame.
@@ -337,12 +344,14 @@ def graph_forms(old: Path | None, noisy16: np.ndarray) -> dict:
             res["int8"]["int8 static (QDQ, calibrated on the test signal)"] = {"us": _static_int8_us(new, noisy16, d)}
         except Exception as e:  # a quantiser that cannot handle the graph is a result too
             res["int8"]["int8 static (QDQ, calibrated on the test signal)"] = {"error": f"{type(e).__name__}: {e}"[:200]}
-        if old is not None:
-            # Estimates of both graphs, frame by frame with state carried, on the test signal's spectrum.
+        same = graph_at(SAME_WEIGHTS_COMMIT, d / "same-weights.onnx", "new graph with the old weights")
+        if old is not None and same is not None:
+            # Estimates of both graphs with the same weights, frame by frame with state carried, on
+            # the test signal's spectrum.
             mag = pe.features.stft(torch.from_numpy(noisy16[None])).abs().numpy().astype(np.float32)[0]
             o = _ort_session(old)
             state = np.zeros((1, int(o.get_modelmeta().custom_metadata_map["state_size"])), np.float32)
-            n = OnnxStream(str(new))
+            n = OnnxStream(str(same))
             ns = n.zero_state(1)
             worst = 0.0
             for t in range(mag.shape[0]):
@@ -619,8 +628,10 @@ def runtime_section(crit: dict, graphs: dict, cli_cpu: dict | None) -> list[str]
              "one frame a call as the real-time worker runs it (`Bound::run`), and the "
              f"{BLOCK_FRAMES} frames of a {MAX_CHUNK}-sample chunk (the engine's largest, the CLI's block) at 48 kHz in one call as an offline render (the CLI, "
              "a host's bounce) runs them (`Bound::run_frames`, per frame). Old: the "
-             f"same weights in the first contract's graph (git `{OLD_GRAPH_COMMIT}:assets/crn.onnx`, one flat state, "
-             "traced by torch.onnx) run as the engine ran it before (`Session::run`, state copied out and back).\n")
+             f"first contract's graph (git `{OLD_GRAPH_COMMIT}:assets/crn.onnx`, one flat state, "
+             "traced by torch.onnx) run as the engine ran it before (`Session::run`, state copied out and back). "
+             "The parity row compares it with the new contract holding the same weights "
+             f"(git `{SAME_WEIGHTS_COMMIT}:assets/crn.onnx`); the times do not depend on the weights' values.\n")
     L.append("| what | µs per frame (median) |")
     L.append("|---|---|")
     for key, label in [("model_frame/old_graph_batch1", "old graph, Rust (criterion)"),
