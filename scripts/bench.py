@@ -240,10 +240,6 @@ def graph_at(commit: str, dst: Path, what: str) -> Path | None:
     return dst
 
 
-def old_graph(dst: Path) -> Path | None:
-    return graph_at(OLD_GRAPH_COMMIT, dst, "old graph")
-
-
 def _ort_session(path, level=None, spinning: bool = False, batch: int | None = None):
     so = ort.SessionOptions()
     if batch is not None:
@@ -795,7 +791,7 @@ def main(argv=None):
         command += " " + " ".join(sys.argv[1:])
 
     old_dir = tempfile.TemporaryDirectory()
-    old = old_graph(Path(old_dir.name) / "crn-old-contract.onnx")
+    old = graph_at(OLD_GRAPH_COMMIT, Path(old_dir.name) / "crn-old-contract.onnx", "old graph")
     if not args.no_cargo:
         # The old graph's model frame runs in the same criterion process as the new one.
         sh(["cargo", "bench", "-p", "crn-engine", "--bench", "engine"],
